@@ -1,1 +1,33 @@
-"""fork110: a Rust-faithful process API and live, contained demonstrations of fork's pitfalls."""
+"""fork110: a Rust-faithful process API, and live, contained demonstrations of what goes wrong with fork.
+
+>>> from fork110 import Command
+>>> Command("echo").arg("hello from a child").output().stdout
+b'hello from a child\\n'
+
+The Command API mirrors Rust's ``std::process`` (``Command``, ``Child``, ``ExitStatus``, ``Output``,
+``Stdio``) with the unix ``CommandExt``/``ExitStatusExt`` methods. ``fork110.ps`` inspects process trees;
+``fork110.sandbox`` runs code contained. Importing fork110 stays light: the widgets load on demand.
+"""
+
+from ._child import Child
+from ._command import Command
+from ._errors import ExitStatusError, PreExecError, ThreadedForkWarning, WaitTimeout
+from ._status import ExitStatus, Output
+from ._stdio import ChildStderr, ChildStdin, ChildStdout, Stdio
+
+__all__ = [
+    "Child",
+    "ChildStderr",
+    "ChildStdin",
+    "ChildStdout",
+    "Command",
+    "ExitStatus",
+    "ExitStatusError",
+    "Output",
+    "PreExecError",
+    "Stdio",
+    "ThreadedForkWarning",
+    "WaitTimeout",
+]
+
+__version__ = "0.1.0"

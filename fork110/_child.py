@@ -1,0 +1,306 @@
+"""Child: a running (or finished) child process, as Rust's ``std::process::Child``.
+
+Beyond Rust: a context manager that reaps (the slides' "Drop that calls wait"), a ``ResourceWarning``
+for a Child garbage-collected without being waited for (and the zombie reaped anyway), ``wait(timeout=)``,
+``send_signal``/``terminate``/``kill_process_group``, and a repr that says what state the child is in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import threading
+import time
+import warnings
+from types import TracebackType
+from typing import TypeVar
+
+from ._engine import read_both
+from ._errors import WaitTimeout
+from ._status import ExitStatus, Output
+from ._stdio import ChildStderr, ChildStdin, ChildStdout, _PipeEnd
+
+__all__ = ["Child", "reap_abandoned"]
+
+_P = TypeVar("_P", bound=_PipeEnd)
+
+_abandoned: list[int] = []  # pids of Children collected while still running: reaped on later spawns
+
+
+def reap_abandoned() -> None:
+    """Reap any child whose :class:`Child` was garbage-collected while it still ran (no zombie stays).
+
+    >>> reap_abandoned()
+    """
+    for pid in list(_abandoned):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _abandoned.remove(pid)
+
+
+class Child:
+    """A child process started by :meth:`Command.spawn`. Wait for it (or use ``with``) to reap it.
+
+    >>> from fork110 import Command, Stdio
+    >>> with Command("sh").args(["-c", "exit 3"]).spawn() as child:
+    ...     pass
+    >>> child
+    <Child pid=... exited (exit status: 3)>
+    """
+
+    stdin: ChildStdin | None
+    """The write end of the child's stdin, when it was ``Stdio.piped()``; else None."""
+    stdout: ChildStdout | None
+    """The read end of the child's stdout, when it was ``Stdio.piped()``; else None."""
+    stderr: ChildStderr | None
+    """The read end of the child's stderr, when it was ``Stdio.piped()``; else None."""
+
+    def __init__(
+        self, pid: int, stdin: int = -1, stdout: int = -1, stderr: int = -1, *, leader: bool = False
+    ) -> None:
+        self._pid = pid
+        self._status: ExitStatus | None = None
+        self._lock = threading.Lock()
+        self._leader = leader
+        self.stdin = _wrap(ChildStdin, stdin, "wb", self)
+        self.stdout = _wrap(ChildStdout, stdout, "rb", self)
+        self.stderr = _wrap(ChildStderr, stderr, "rb", self)
+
+    def id(self) -> int:
+        """The child's process id.
+
+        >>> from fork110 import Command
+        >>> with Command("true").spawn() as child:
+        ...     child.id() > 1
+        True
+        """
+        return self._pid
+
+    def kill(self) -> None:
+        """Send SIGKILL. Does nothing if the child was already reaped (its pid may belong to another now).
+
+        >>> from fork110 import Command
+        >>> child = Command("sleep").arg("10").spawn()
+        >>> child.kill(); child.wait()
+        <ExitStatus signal: 9 (SIGKILL)>
+        >>> child.kill()  # already reaped: a no-op, as in Rust
+        """
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        """Send SIGTERM (a polite request to exit). A no-op once reaped.
+
+        >>> from fork110 import Command
+        >>> child = Command("sleep").arg("10").spawn()
+        >>> child.terminate(); print(child.wait())
+        signal: 15 (SIGTERM)
+        """
+        self.send_signal(signal.SIGTERM)
+
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the child. Never signals a reaped pid (the kernel may have given it to another).
+
+        >>> import signal
+        >>> from fork110 import Command
+        >>> child = Command("sleep").arg("10").spawn()
+        >>> child.send_signal(signal.SIGINT); child.wait().signal() == signal.SIGINT
+        True
+        """
+        with self._lock:  # the pid cannot be reaped (and reused) while we hold the lock
+            if self._status is None:
+                os.kill(self._pid, sig)
+
+    def kill_process_group(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the child's whole process group (made with ``Command.process_group(0)``): the child and
+        everything it started that stayed in the group, even after the child itself was reaped.
+
+        >>> from fork110 import Command
+        >>> child = Command("sh").args(["-c", "sleep 10 & sleep 10"]).process_group(0).spawn()
+        >>> child.kill_process_group(); child.wait().signal()
+        9
+        """
+        if not self._leader:
+            raise ValueError(
+                f"child {self._pid} does not lead its own process group; spawn it from a Command with "
+                ".process_group(0) first (signalling the group it shares would hit this process too)"
+            )
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._pid, sig)
+
+    def wait(self, timeout: float | None = None) -> ExitStatus:
+        """Close the child's stdin (so it sees EOF), wait for it to exit, reap it, and return its status.
+
+        The status is cached: a second wait returns the same. With ``timeout`` (seconds), raise
+        :class:`WaitTimeout` (a ``TimeoutError``) if the child is still running then; it stays yours.
+
+        >>> from fork110 import Command, WaitTimeout
+        >>> child = Command("sleep").arg("10").spawn()
+        >>> try:
+        ...     child.wait(timeout=0.05)
+        ... except WaitTimeout as e:
+        ...     print("still running")
+        still running
+        >>> child.kill(); child.wait().signal()
+        9
+        """
+        if self._status is not None:
+            return self._status
+        if self.stdin is not None:
+            stdin, self.stdin = self.stdin, None
+            stdin.close()
+        if timeout is not None:
+            self._wait_ready(timeout)
+        with self._lock:
+            if self._status is None:
+                self._status = ExitStatus(self._waitpid(0) or 0)
+            return self._status
+
+    def try_wait(self) -> ExitStatus | None:
+        """The status if the child has exited (reaping it), else None. Does not close stdin.
+
+        >>> from fork110 import Command
+        >>> child = Command("sleep").arg("10").spawn()
+        >>> child.try_wait() is None
+        True
+        >>> child.kill(); _ = child.wait(); child.try_wait()
+        <ExitStatus signal: 9 (SIGKILL)>
+        """
+        if self._status is not None:
+            return self._status
+        if not self._lock.acquire(blocking=False):
+            return None  # another thread is inside wait(): the child has not been reaped yet
+        try:
+            if self._status is None:
+                raw = self._waitpid(os.WNOHANG)
+                if raw is not None:
+                    self._status = ExitStatus(raw)
+            return self._status
+        finally:
+            self._lock.release()
+
+    def wait_with_output(self) -> Output:
+        """Close stdin, read stdout and stderr to the end at the same time (no deadlock however much the
+        child writes to either), then reap the child.
+
+        >>> from fork110 import Command, Stdio
+        >>> child = Command("sh").args(["-c", "echo out; echo err >&2"]).stdout(Stdio.piped()).stderr(Stdio.piped()).spawn()
+        >>> child.wait_with_output()
+        Output(status=<ExitStatus exit status: 0>, stdout=b'out\\n', stderr=b'err\\n')
+        """
+        if self.stdin is not None:
+            stdin, self.stdin = self.stdin, None
+            stdin.close()
+        out, err = self.stdout, self.stderr
+        self.stdout = self.stderr = None
+        try:
+            data_out, data_err = read_both(_fd(out), _fd(err), close=False)
+        finally:
+            for pipe in (out, err):
+                if pipe is not None:
+                    pipe.close()
+        return Output(self.wait(), data_out, data_err)
+
+    def _waitpid(self, flags: int) -> int | None:
+        try:
+            pid, raw = os.waitpid(self._pid, flags)
+        except ChildProcessError:
+            raise ChildProcessError(
+                errno.ECHILD,
+                f"child {self._pid} was already reaped by someone else (is SIGCHLD ignored, or did code "
+                "call os.wait()?); its exit status is lost",
+            ) from None
+        return raw if pid else None
+
+    def _wait_ready(self, timeout: float) -> None:
+        try:
+            pidfd = os.pidfd_open(self._pid)
+        except (AttributeError, OSError):
+            pidfd = -1
+        if pidfd == -1:  # no pidfd (old kernel): poll with a growing sleep
+            deadline, pause = time.monotonic() + timeout, 0.0005
+            while self.try_wait() is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WaitTimeout(self._pid, timeout)
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.05)
+            return
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            if not poller.poll(max(0.0, timeout) * 1000):
+                raise WaitTimeout(self._pid, timeout)
+        finally:
+            os.close(pidfd)
+
+    def _forget_pipe(self, pipe: _PipeEnd) -> None:
+        for name in ("stdin", "stdout", "stderr"):
+            if getattr(self, name) is pipe:
+                setattr(self, name, None)
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Leaving the block reaps the child: pipes are closed, and on an exception (an interrupt, say)
+        the child is killed first so the wait cannot hang."""
+        for pipe in (self.stdout, self.stderr):
+            if pipe is not None:
+                pipe.close()
+        self.stdout = self.stderr = None
+        if exc_type is not None:
+            self.kill()
+        self.wait()
+
+    def __del__(self) -> None:
+        if getattr(self, "_status", True) is not None:
+            return  # waited for, or never fully built
+        try:
+            if self._waitpid(os.WNOHANG) is None:
+                _abandoned.append(self._pid)
+        except Exception:
+            pass
+        warnings.warn(
+            f"child process {self._pid} was never waited for: call wait() or use 'with' "
+            "(it has been reaped for you, or will be on the next spawn)",
+            ResourceWarning,
+            stacklevel=2,
+            source=self,
+        )
+
+    def __repr__(self) -> str:
+        if self._status is not None:
+            return f"<Child pid={self._pid} exited ({self._status})>"
+        try:
+            with open(f"/proc/{self._pid}/stat", "rb") as f:
+                state = f.read().rpartition(b")")[2].split()[0]
+        except OSError:
+            state = b"?"
+        if state == b"Z":
+            return f"<Child pid={self._pid} exited, not yet waited for (a zombie)>"
+        if state in (b"T", b"t"):
+            return f"<Child pid={self._pid} stopped>"
+        return f"<Child pid={self._pid} running>"
+
+
+def _wrap(cls: type[_P], fd: int, mode: str, owner: Child) -> _P | None:
+    if fd == -1:
+        return None
+    pipe = cls(fd, mode)
+    pipe._owner = owner
+    return pipe
+
+
+def _fd(pipe: _PipeEnd | None) -> int:
+    return -1 if pipe is None else pipe.fileno()
