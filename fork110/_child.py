@@ -68,6 +68,7 @@ class Child:
         self._status: ExitStatus | None = None
         self._lock = threading.Lock()
         self._leader = leader
+        self._lost = False  # someone else reaped the pid: never signal or wait on it again
         self.stdin = _wrap(ChildStdin, stdin, "wb", self)
         self.stdout = _wrap(ChildStdout, stdout, "rb", self)
         self.stderr = _wrap(ChildStderr, stderr, "rb", self)
@@ -113,7 +114,7 @@ class Child:
         True
         """
         with self._lock:  # the pid cannot be reaped (and reused) while we hold the lock
-            if self._status is None:
+            if self._status is None and not self._lost:
                 os.kill(self._pid, sig)
 
     def kill_process_group(self, sig: int = signal.SIGKILL) -> None:
@@ -210,6 +211,7 @@ class Child:
         try:
             pid, raw = os.waitpid(self._pid, flags)
         except ChildProcessError:
+            self._lost = True
             raise ChildProcessError(
                 errno.ECHILD,
                 f"child {self._pid} was already reaped by someone else (is SIGCHLD ignored, or did code "
@@ -264,8 +266,8 @@ class Child:
         self.wait()
 
     def __del__(self) -> None:
-        if getattr(self, "_status", True) is not None:
-            return  # waited for, or never fully built
+        if getattr(self, "_status", True) is not None or self._lost:
+            return  # waited for, reaped by someone else, or never fully built
         try:
             if self._waitpid(os.WNOHANG) is None:
                 _abandoned.append(self._pid)

@@ -9,6 +9,7 @@ pipe end handed to a command is *moved*: the spawn closes the parent's copy and 
 from __future__ import annotations
 
 import io
+import os
 from typing import Any, Protocol
 
 __all__ = ["ChildStderr", "ChildStdin", "ChildStdout", "Stdio", "StdioLike"]
@@ -125,6 +126,15 @@ class Stdio:
             raise TypeError(
                 f"Stdio.from_file() needs an object with fileno(), not {type(file).__name__}"
             )
+        try:
+            file.fileno()
+        except (OSError, ValueError):
+            if getattr(file, "closed", False):
+                return cls("file", file)  # reported when a spawn tries to use it
+            raise TypeError(
+                f"Stdio.from_file() needs an object with fileno(): {type(file).__name__} has no OS-level "
+                "file descriptor (an in-memory file cannot be a child's stream; use Stdio.piped())"
+            ) from None
         return cls("file", file)
 
     @classmethod
@@ -165,6 +175,12 @@ class Stdio:
         """
         obj = self._obj
         if self._kind == "fd":
+            try:
+                os.fstat(obj)
+            except OSError as exc:
+                raise OSError(
+                    exc.errno, f"{exc.strerror} ({stream}: fd {obj} is not open)"
+                ) from None
             return int(obj)
         if getattr(obj, "closed", False):
             raise ValueError(

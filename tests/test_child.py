@@ -1,0 +1,241 @@
+"""Child: waiting, reaping, signalling and the states it reports, with real children."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+from conftest import PY
+
+from fork110 import Child, Command, Stdio, WaitTimeout
+
+SLEEP = [PY, "-c", "import time; time.sleep(60)"]
+
+
+def sleeper(**kw: object) -> Child:
+    cmd = Command(SLEEP[0]).args(SLEEP[1:])
+    if kw.get("group"):
+        cmd.process_group(0)
+    return cmd.spawn()
+
+
+def proc_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rpartition(b")")[2].split()[0].decode()
+
+
+def wait_for_state(pid: int, states: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while proc_state(pid) not in states:
+        assert time.monotonic() < deadline, f"{pid} never reached {states}"
+        time.sleep(0.005)
+
+
+def test_id_is_the_real_pid() -> None:
+    with sleeper() as child:
+        assert psutil.Process(child.id()).cmdline() == SLEEP
+        child.kill()
+
+
+def test_wait_reaps_and_caches() -> None:
+    child = Command("sh").args(["-c", "exit 5"]).spawn()
+    first = child.wait()
+    assert first.code() == 5
+    assert child.wait() is first  # cached: the pid is never waited on twice
+    assert child.try_wait() is first
+    assert not psutil.pid_exists(child.id()) or psutil.Process(child.id()).ppid() != os.getpid()
+
+
+def test_wait_closes_stdin_first() -> None:
+    child = Command("cat").stdin(Stdio.piped()).stdout(Stdio.null()).spawn()
+    assert child.stdin is not None
+    child.stdin.write(b"data")
+    assert child.wait().success()  # cat only exits because wait closed its stdin
+    assert child.stdin is None
+
+
+def test_try_wait_does_not_close_stdin_and_reaps() -> None:
+    child = Command("cat").stdin(Stdio.piped()).spawn()
+    assert child.try_wait() is None
+    assert child.stdin is not None and not child.stdin.closed
+    child.stdin.close()
+    deadline = time.monotonic() + 10
+    while (status := child.try_wait()) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert status.success()
+    assert child.wait() is status
+
+
+def test_wait_timeout_raises_a_timeout_error_and_keeps_the_child() -> None:
+    child = sleeper()
+    with pytest.raises(WaitTimeout) as info:
+        child.wait(timeout=0.05)
+    assert isinstance(info.value, TimeoutError)
+    assert info.value.pid == child.id() and info.value.timeout == 0.05
+    assert proc_state(child.id()) in "SR"
+    child.kill()
+    assert child.wait(timeout=10).signal() == signal.SIGKILL
+
+
+def test_wait_timeout_returns_as_soon_as_the_child_exits() -> None:
+    child = Command("sh").args(["-c", "exit 3"]).spawn()
+    assert child.wait(timeout=30).code() == 3
+
+
+def test_kill_after_exit_and_after_reap_is_a_no_op() -> None:
+    child = Command("true").spawn()
+    wait_for_state(child.id(), "Z")
+    child.kill()  # a zombie: signalling it is harmless and Rust returns Ok
+    assert child.wait().success()  # exited normally: the kill came too late to matter
+    child.kill()  # reaped: must not signal the pid (another process may own it now)
+    child.send_signal(signal.SIGTERM)
+
+
+def test_terminate_and_send_signal() -> None:
+    child = sleeper()
+    child.terminate()
+    assert child.wait().signal() == signal.SIGTERM
+    child = sleeper()
+    child.send_signal(signal.SIGUSR1)
+    assert child.wait().signal() == signal.SIGUSR1
+
+
+def test_kill_process_group_reaches_grandchildren() -> None:
+    child = Command("sh").args(["-c", "sleep 60 & sleep 60 & wait"]).process_group(0).spawn()
+    deadline = time.monotonic() + 10
+    while len(psutil.Process(child.id()).children()) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    grandchildren = psutil.Process(child.id()).children()
+    child.kill_process_group()
+    assert child.wait().signal() == signal.SIGKILL
+    gone, alive = psutil.wait_procs(grandchildren, timeout=10)
+    assert alive == []
+    child.kill_process_group()  # the group is empty now: still no error
+
+
+def test_kill_process_group_refuses_a_shared_group() -> None:
+    with sleeper() as child:
+        with pytest.raises(ValueError, match="does not lead its own process group"):
+            child.kill_process_group()
+        child.kill()
+
+
+def test_wait_with_output_reads_both_pipes_concurrently() -> None:
+    code = "import sys\nfor _ in range(64):\n    sys.stderr.write('e' * 8192); sys.stdout.write('o' * 8192)\n"
+    child = Command(PY).args(["-c", code]).stdout(Stdio.piped()).stderr(Stdio.piped()).spawn()
+    out = child.wait_with_output()
+    assert out.status.success()
+    assert (len(out.stdout), len(out.stderr)) == (64 * 8192, 64 * 8192)
+    assert child.stdout is None and child.stderr is None
+
+
+def test_wait_with_output_without_pipes() -> None:
+    out = Command("true").spawn().wait_with_output()
+    assert (out.stdout, out.stderr, out.status.success()) == (b"", b"", True)
+
+
+def test_pipes_are_file_objects_only_when_piped() -> None:
+    child = Command("cat").stdin(Stdio.piped()).stdout(Stdio.piped()).spawn()
+    assert child.stderr is None
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(b"echo")
+    child.stdin.close()
+    assert child.stdout.read() == b"echo"
+    child.stdout.close()
+    assert child.wait().success()
+
+
+def test_context_manager_reaps_on_normal_exit() -> None:
+    with Command("sh").args(["-c", "exit 2"]).spawn() as child:
+        pid = child.id()
+    assert child.try_wait() is not None and child.wait().code() == 2
+    assert not _is_our_zombie(pid)
+
+
+def test_context_manager_kills_on_an_exception() -> None:
+    with pytest.raises(KeyboardInterrupt), sleeper() as child:
+        raise KeyboardInterrupt
+    assert child.wait().signal() == signal.SIGKILL
+
+
+def test_context_manager_closes_pipes_so_the_wait_cannot_hang() -> None:
+    code = "import sys\nwhile True: sys.stdout.write('x' * 65536)"
+    with Command(PY).args(["-c", code]).stdout(Stdio.piped()).stderr(Stdio.null()).spawn() as child:
+        assert child.stdout is not None
+        child.stdout.read(10)
+    # the child was blocked on a full pipe; closing our end gave it EPIPE/SIGPIPE and it exited
+    assert child.wait().code() is not None or child.wait().signal() == signal.SIGPIPE
+
+
+def test_an_unwaited_child_warns_and_leaves_no_zombie() -> None:
+    child = Command("true").spawn()
+    pid = child.id()
+    wait_for_state(pid, "Z")
+    with pytest.warns(ResourceWarning, match=f"child process {pid} was never waited for"):
+        del child
+        gc.collect()
+    assert not _is_our_zombie(pid)
+
+
+def test_an_unwaited_running_child_is_reaped_on_a_later_spawn() -> None:
+    child = sleeper()
+    pid = child.id()
+    with pytest.warns(ResourceWarning):
+        del child
+        gc.collect()
+    os.kill(pid, signal.SIGKILL)
+    wait_for_state(pid, "Z")
+    Command("true").status()  # the next spawn reaps what was abandoned
+    assert not _is_our_zombie(pid)
+
+
+def test_repr_states() -> None:
+    child = sleeper()
+    assert repr(child) == f"<Child pid={child.id()} running>"
+    os.kill(child.id(), signal.SIGSTOP)
+    wait_for_state(child.id(), "T")
+    assert repr(child) == f"<Child pid={child.id()} stopped>"
+    child.kill()
+    wait_for_state(child.id(), "Z")
+    assert repr(child) == f"<Child pid={child.id()} exited, not yet waited for (a zombie)>"
+    child.wait()
+    assert repr(child) == f"<Child pid={child.id()} exited (signal: 9 (SIGKILL))>"
+
+
+def test_wait_from_two_threads() -> None:
+    child = Command("sleep").arg("0.2").spawn()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(child.wait())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    assert (
+        child.try_wait() is None or child.try_wait() is not None
+    )  # never raises while others wait
+    for t in threads:
+        t.join()
+    assert len(results) == 3 and all(r is results[0] for r in results)
+
+
+def test_someone_else_reaping_is_reported_clearly() -> None:
+    child = Command("true").spawn()
+    os.waitpid(child.id(), 0)  # reaped behind the Child's back
+    with pytest.raises(ChildProcessError, match="already reaped by someone else"):
+        child.wait()
+    child.kill()  # the pid may belong to another process now: no signal is sent
+    with pytest.raises(ChildProcessError):
+        child.try_wait()
+
+
+def _is_our_zombie(pid: int) -> bool:
+    try:
+        p = psutil.Process(pid)
+        return p.ppid() == os.getpid() and p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
