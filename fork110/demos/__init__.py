@@ -1,0 +1,1 @@
+"""One module per code snippet on the slides, each a live, contained demonstration."""
