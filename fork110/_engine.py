@@ -17,7 +17,6 @@ import fcntl
 import os
 import select
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -161,6 +160,8 @@ def _child_runner(hooks: Hooks, names: Sequence[str], report_w: int) -> Callable
                 _report(report_w, f"O{exc.errno or 0}\0{name}\0{exc}")
                 raise
             except BaseException as exc:
+                import traceback  # only in a failing child: kept out of `import fork110`
+
                 text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 _report(report_w, f"X{type(exc).__name__}\0{name}\0{text}")
                 raise

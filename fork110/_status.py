@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal as _signal
-from dataclasses import dataclass
 
 from ._errors import ExitStatusError
 
@@ -150,18 +149,37 @@ def _with_name(signum: int) -> str:
     return f"{signum} ({name})" if name else str(signum)
 
 
-@dataclass(frozen=True)
 class Output:
-    """What :meth:`Command.output` and :meth:`Child.wait_with_output` return.
+    """What :meth:`Command.output` and :meth:`Child.wait_with_output` return (immutable).
 
     >>> out = Output(ExitStatus.from_raw(0), b"hi\\n", b"")
     >>> out.status.success(), out.stdout
     (True, b'hi\\n')
     """
 
+    __slots__ = ("status", "stderr", "stdout")
     status: ExitStatus
     stdout: bytes
     stderr: bytes
+
+    def __init__(self, status: ExitStatus, stdout: bytes, stderr: bytes) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "stdout", stdout)
+        object.__setattr__(self, "stderr", stderr)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Output is immutable: cannot set {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Output(status={self.status!r}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Output):
+            return NotImplemented
+        return (self.status, self.stdout, self.stderr) == (other.status, other.stdout, other.stderr)
+
+    def __hash__(self) -> int:
+        return hash((self.status, self.stdout, self.stderr))
 
     def exit_ok(self) -> Output:
         """Return self when the status is a success; else raise :class:`ExitStatusError` carrying this output.
