@@ -1,0 +1,211 @@
+"""The demo framework: a :class:`Demo` is one slide snippet, its variants (the broken code and its
+fixes, each in Python and C), and the code that turns what a contained run *observed* into facts and
+a plain-words explanation. :class:`DemoResult` is one run of one variant.
+
+Every run goes through :mod:`fork110.sandbox`, so a demo can never hurt the machine: the fork budget
+bounds a bomb, the watchdog ends a deadlock, and nothing outlives the run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fork110 import sandbox
+from fork110.ps import Snapshot
+from fork110.sandbox import ContainedRun, Event
+
+from ._c import C_SOURCES, CProgram, compile_c
+
+__all__ = ["Demo", "DemoResult", "Facts", "Variant", "c_build_dir"]
+
+Facts = dict[str, Any]
+LANGUAGES = ("python", "c")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One version of a demo's code: the broken one as on the slide, or a fix.
+
+    ``python`` is the source run contained (a faithful translation of the C); ``c`` names the
+    completed program in :data:`fork110.demos._c.C_SOURCES`, or None when there is no C version.
+    """
+
+    key: str
+    title: str
+    python: str
+    c: str | None = None
+    stdin: str | None = None
+    limits: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def c_program(self) -> CProgram | None:
+        """The completed C program for this variant, if there is one.
+
+        >>> Variant("broken", "as on the slide", "pass", c="say_hello").c_program.path.name
+        'say_hello.c'
+        """
+        return C_SOURCES[self.c] if self.c is not None else None
+
+
+@dataclass(frozen=True, repr=False)
+class DemoResult:
+    """One contained run of one variant of a demo, with what it showed.
+
+    ``facts`` are observations taken from the run itself (counts, names, states, statuses);
+    ``explanation`` says in plain words what went wrong (or right), built from those facts.
+    """
+
+    demo: str
+    variant: str
+    language: str
+    run: ContainedRun
+    facts: Facts
+    explanation: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """The run's events, in order."""
+        return self.run.events
+
+    @property
+    def snapshots(self) -> tuple[Snapshot, ...]:
+        """The process tree as sampled while the run lived."""
+        return self.run.snapshots
+
+    @property
+    def stdout(self) -> str:
+        """Everything the run's processes printed on stdout."""
+        return self.run.stdout
+
+    def peak(self) -> Snapshot | None:
+        """The snapshot with the most processes (the first such), or None if none was taken."""
+        return max(self.run.snapshots, key=len, default=None)
+
+    def trees(self) -> list[Snapshot]:
+        """The snapshots at which the tree changed shape or state (for a tree-over-time view)."""
+        out: list[Snapshot] = []
+        last: tuple[tuple[str, str], ...] | None = None
+        for snap in self.run.snapshots:
+            key = tuple((p.name, p.state) for p in snap)
+            if key != last and len(snap):
+                out.append(snap)
+                last = key
+        return out
+
+    def __str__(self) -> str:
+        head = f"{self.demo} ({self.variant}, {self.language})"
+        lines = [head, "=" * len(head), self.explanation, "", self.run.summary()]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<DemoResult {self.demo} {self.variant} {self.language}: {self.run!r}>"
+
+
+Observer = Callable[[ContainedRun, Variant], Facts]
+Explainer = Callable[[Facts, Variant], str]
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A slide snippet as a live, contained demonstration (see the modules in :mod:`fork110.demos`)."""
+
+    name: str
+    title: str
+    slide: str
+    variants: Mapping[str, Variant]
+    observe: Observer
+    explain: Explainer
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    lesson: str = ""
+
+    def variant(self, fixed: bool | str) -> Variant:
+        """The variant for ``fixed``: False is the broken code, True the first fix, a str names one.
+
+        >>> from fork110.demos import runaway
+        >>> runaway.DEMO.variant(False).key, runaway.DEMO.variant(True).key
+        ('broken', 'fixed')
+        """
+        if fixed is False:
+            key = "broken"
+        elif fixed is True:
+            key = next(k for k in self.variants if k != "broken")
+        else:
+            key = fixed
+        if key not in self.variants:
+            raise ValueError(
+                f"demo {self.name!r} has no variant {key!r}; it has {', '.join(self.variants)}"
+            )
+        return self.variants[key]
+
+    def run(
+        self, fixed: bool | str = False, *, language: str = "python", **limits: Any
+    ) -> DemoResult:
+        """Run one variant contained and explain what it showed.
+
+        ``language="c"`` compiles the completed C program and runs that instead; where there is no C
+        compiler (or no C version of the variant) it says so in ``notes`` and runs the Python.
+        ``limits`` go to :func:`fork110.sandbox.run` (``max_processes``, ``timeout``, ...).
+        """
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
+        variant = self.variant(fixed)
+        opts: dict[str, Any] = {**self.limits, **variant.limits, **limits}
+        notes: list[str] = []
+        ran = "python"
+        if language == "c":
+            exe = self._compiled(variant, notes)
+            if exe is not None:
+                result = sandbox.run_program([str(exe)], **_program_opts(opts, variant))
+                ran = "c"
+        if ran == "python":
+            result = sandbox.run(variant.python, **_python_opts(opts, variant))
+        facts = self.observe(result, variant)
+        return DemoResult(
+            self.name, variant.key, ran, result, facts, self.explain(facts, variant), tuple(notes)
+        )
+
+    def _compiled(self, variant: Variant, notes: list[str]) -> Path | None:
+        if variant.c is None:
+            notes.append(f"the {variant.key} variant has no C version; ran the Python translation")
+            return None
+        exe = compile_c(variant.c, c_build_dir())
+        if exe is None:
+            notes.append("no C compiler (cc) on this machine; ran the Python translation instead")
+        return exe
+
+
+def _python_opts(opts: dict[str, Any], variant: Variant) -> dict[str, Any]:
+    out = dict(opts)
+    if variant.stdin is not None:
+        out.setdefault("stdin", variant.stdin)
+    return out
+
+
+def _program_opts(opts: dict[str, Any], variant: Variant) -> dict[str, Any]:
+    out = {k: v for k, v in opts.items() if k not in ("line_buffered", "filename")}
+    if variant.stdin is not None:
+        out.setdefault("stdin", variant.stdin)
+    return out
+
+
+def c_build_dir() -> Path:
+    """Where compiled demo programs are cached (per user).
+
+    >>> c_build_dir().name
+    'c'
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "fork110" / "c"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        path = Path(tempfile.gettempdir()) / f"fork110-{os.getuid()}" / "c"
+        path.mkdir(parents=True, exist_ok=True)
+    return path
