@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import warnings
+import weakref
 from types import TracebackType
 from typing import TypeVar
 
@@ -27,7 +28,10 @@ __all__ = ["Child", "reap_abandoned"]
 
 _P = TypeVar("_P", bound=_PipeEnd)
 
-_abandoned: list[int] = []  # pids of Children collected while still running: reaped on later spawns
+_abandoned: set[int] = (
+    set()
+)  # pids of Children collected while still running: reaped on later spawns
+_abandoned_lock = threading.Lock()
 
 
 def reap_abandoned() -> None:
@@ -35,13 +39,14 @@ def reap_abandoned() -> None:
 
     >>> reap_abandoned()
     """
-    for pid in list(_abandoned):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _abandoned.remove(pid)
+    with _abandoned_lock:
+        for pid in list(_abandoned):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                _abandoned.discard(pid)
 
 
 class Child:
@@ -66,7 +71,9 @@ class Child:
     ) -> None:
         self._pid = pid
         self._status: ExitStatus | None = None
-        self._lock = threading.Lock()
+        # Held only to reap or to signal (never while blocked), so kill() from another thread or a
+        # signal handler cannot wait behind wait(); re-entrant for the signal-handler case.
+        self._lock = threading.RLock()
         self._leader = leader
         self._lost = False  # someone else reaped the pid: never signal or wait on it again
         self.stdin = _wrap(ChildStdin, stdin, "wb", self)
@@ -122,9 +129,12 @@ class Child:
         everything it started that stayed in the group, even after the child itself was reaped.
 
         >>> from fork110 import Command
-        >>> child = Command("sh").args(["-c", "sleep 10 & sleep 10"]).process_group(0).spawn()
+        >>> child = Command("sleep").arg("10").process_group(0).spawn()
         >>> child.kill_process_group(); child.wait().signal()
         9
+
+        Once the child is reaped, its group id can be reused when the group's last member is gone:
+        signal the group while the child is still yours to wait for.
         """
         if not self._leader:
             raise ValueError(
@@ -138,7 +148,8 @@ class Child:
         """Close the child's stdin (so it sees EOF), wait for it to exit, reap it, and return its status.
 
         The status is cached: a second wait returns the same. With ``timeout`` (seconds), raise
-        :class:`WaitTimeout` (a ``TimeoutError``) if the child is still running then; it stays yours.
+        :class:`WaitTimeout` (a ``TimeoutError``) if the child is still running then; it stays yours
+        (its stdin is closed all the same: waiting means "I have nothing more to send").
 
         >>> from fork110 import Command, WaitTimeout
         >>> child = Command("sleep").arg("10").spawn()
@@ -156,7 +167,13 @@ class Child:
             stdin, self.stdin = self.stdin, None
             stdin.close()
         if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(
+                    f"wait(timeout=): expected seconds as a number, not {type(timeout).__name__}"
+                )
             self._wait_ready(timeout)
+        else:
+            self._block_until_exit()
         with self._lock:
             if self._status is None:
                 self._status = ExitStatus(self._waitpid(0) or 0)
@@ -219,6 +236,13 @@ class Child:
             ) from None
         return raw if pid else None
 
+    def _block_until_exit(self) -> None:
+        """Sleep until the child has exited, without reaping it (so the lock is free meanwhile)."""
+        try:
+            os.waitid(os.P_PID, self._pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass  # reaped by someone else: _waitpid reports it
+
     def _wait_ready(self, timeout: float) -> None:
         try:
             pidfd = os.pidfd_open(self._pid)
@@ -268,9 +292,15 @@ class Child:
     def __del__(self) -> None:
         if getattr(self, "_status", True) is not None or self._lost:
             return  # waited for, reaped by someone else, or never fully built
+        for pipe in (self.stdin, self.stdout, self.stderr):
+            if (
+                pipe is not None
+            ):  # as Rust's Drop: the child sees EOF or EPIPE now, not at the next gc
+                pipe.close()
         try:
             if self._waitpid(os.WNOHANG) is None:
-                _abandoned.append(self._pid)
+                with _abandoned_lock:
+                    _abandoned.add(self._pid)
         except Exception:
             pass
         warnings.warn(
@@ -284,6 +314,8 @@ class Child:
     def __repr__(self) -> str:
         if self._status is not None:
             return f"<Child pid={self._pid} exited ({self._status})>"
+        if self._lost:
+            return f"<Child pid={self._pid} lost: reaped by someone else, status unknown>"
         try:
             with open(f"/proc/{self._pid}/stat", "rb") as f:
                 state = f.read().rpartition(b")")[2].split()[0]
@@ -300,7 +332,7 @@ def _wrap(cls: type[_P], fd: int, mode: str, owner: Child) -> _P | None:
     if fd == -1:
         return None
     pipe = cls(fd, mode)
-    pipe._owner = owner
+    pipe._owner = weakref.ref(owner)  # no Child <-> pipe cycle: dropping a Child frees it at once
     return pipe
 
 

@@ -7,7 +7,10 @@ byte is reported then, as the matching exception naming what failed.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -120,9 +123,19 @@ class Command:
         >>> Command("sh").args(["-c", "echo $A$B"]).envs({"A": "1", "B": "2"}).output().stdout
         b'12\\n'
         """
-        pairs = vars.items() if isinstance(vars, Mapping) else vars
-        for key, val in pairs:
-            self.env(key, val)
+        if isinstance(vars, Mapping):
+            pairs = list(vars.items())
+        else:
+            try:
+                pairs = list(vars)
+            except TypeError:
+                raise TypeError(
+                    f"envs() takes a mapping or (key, value) pairs, not {type(vars).__name__}"
+                ) from None
+        for pair in pairs:
+            if isinstance(pair, (str, bytes)) or len(pair) != 2:
+                raise TypeError(f"envs() takes (key, value) pairs; got {pair!r}")
+            self.env(pair[0], pair[1])
         return self
 
     def env_remove(self: _C, key: StrOrBytes) -> _C:
@@ -135,7 +148,10 @@ class Command:
         >>> del os.environ["FORK110_DEMO"]
         """
         k, kb = _encode(key, "env_remove() key")
-        self._env[kb] = (k, None, None)
+        if self._env_clear:
+            self._env.pop(kb, None)  # nothing to remove from an empty environment (as Rust)
+        else:
+            self._env[kb] = (k, None, None)
         return self
 
     def env_clear(self: _C) -> _C:
@@ -239,6 +255,8 @@ class Command:
         >>> Command("true").groups([os.getgid()]).get_program()
         'true'
         """
+        if isinstance(groups, (str, bytes)) or not hasattr(groups, "__iter__"):
+            raise TypeError(f"groups() takes an iterable of group ids, not {type(groups).__name__}")
         self._groups = [_check_id(g, "groups() item") for g in groups]
         return self
 
@@ -316,10 +334,12 @@ class Command:
         <ExitStatus exit status: 1>
         """
         pid, fds, _ = self._start("inherit", "inherit", "inherit")
-        for fd in fds:  # a piped stream set explicitly: nobody will use it, close our end
-            if fd != -1:
-                os.close(fd)
-        return _wait(pid)
+        try:  # a piped stream set explicitly: keep our end open until the child is done, as Rust
+            return _wait(pid)
+        finally:
+            for fd in fds:
+                if fd != -1:
+                    os.close(fd)
 
     def output(self) -> Output:
         """Run the program to completion with stdin from /dev/null and stdout and stderr captured (read
@@ -334,7 +354,7 @@ class Command:
         try:
             out, err = _engine.read_both(fd_out, fd_err)
         except BaseException:
-            _kill_and_reap(pid)
+            _engine._kill_and_reap(pid)
             raise
         return Output(_wait(pid), out, err)
 
@@ -347,7 +367,8 @@ class Command:
         b'replaced\\n'
         """
         argv, exes, cwd, env = self._plan()
-        for stream, target in zip(_STREAMS, (0, 1, 2)):
+        plan: list[tuple[int, Stdio]] = []
+        for target, stream in enumerate(_STREAMS):
             cfg = self._stdio.get(stream)
             if cfg is None or cfg.kind == "inherit":
                 continue
@@ -355,14 +376,10 @@ class Command:
                 raise ValueError(
                     f"exec(): {stream} cannot be Stdio.piped(): no parent will be there to read it"
                 )
-            sys.stdout.flush()
-            sys.stderr.flush()
-            if cfg.kind == "null":
-                fd = os.open(os.devnull, os.O_RDWR)
-                os.dup2(fd, target)
-                os.close(fd)
-            else:
-                os.dup2(cfg.child_fd(stream), target)
+            plan.append((target, cfg))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _redirect_stdio(plan)
         sys.stdout.flush()
         sys.stderr.flush()
         if cwd is not None:
@@ -380,6 +397,12 @@ class Command:
             os.setpgid(0, self._pgid)
         for hook in self._hooks:
             hook()
+        for sig in (
+            "SIGPIPE",
+            "SIGXFSZ",
+        ):  # Python ignores these; a new program starts with defaults
+            if hasattr(signal, sig):
+                signal.signal(getattr(signal, sig), signal.SIG_DFL)
         first: OSError | None = None
         for exe in exes:
             try:
@@ -500,23 +523,43 @@ class Command:
         return to_rust(self)
 
     def __repr__(self) -> str:
+        """Like Rust's ``Debug`` for Command: ``cd "/tmp" && env -u B A="1" "ls" "-l"``."""
+        from ._rust import debug_str as rust_str
+
         parts: list[str] = []
         if self._cwd is not None:
-            parts.append(f"cd {_q(self._cwd)} &&")
-        if self._env_clear or any(v is None for _, v, _b in self._env.values()):
+            parts.append(f"cd {rust_str(self._cwd)} &&")
+        envs = self.get_envs()
+        if self._env_clear or any(v is None for _, v in envs):
             parts.append("env" + (" -i" if self._env_clear else ""))
-            parts += [f"-u {_q(k)}" for k, v, _b in self._env.values() if v is None]
-        parts += [
-            f"{_q(k).strip(chr(34))}={_q(v)}" for k, v, _b in self._env.values() if v is not None
-        ]
-        parts.append(_q(self._program))
-        parts += [_q(a) for a in self._args]
+            parts += [f"-u {rust_str(k)[1:-1]}" for k, v in envs if v is None]
+        parts += [f"{rust_str(k)[1:-1]}={rust_str(v)}" for k, v in envs if v is not None]
+        if self._arg0 is not None:
+            parts.append(f"[{rust_str(self._program)}] {rust_str(self._arg0)}")
+        else:
+            parts.append(rust_str(self._program))
+        parts += [rust_str(a) for a in self._args]
         return f"<Command {' '.join(parts)}>"
 
 
-def _q(value: str | bytes) -> str:
-    text = value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _redirect_stdio(plan: list[tuple[int, Stdio]]) -> None:
+    """Point fds 0-2 at their sources for exec(): sources are first moved above 2, so a swap
+    (stdout to fd 2, stderr to fd 1) or a source that is itself 0-2 cannot clobber another."""
+    moved: list[tuple[int, int]] = []
+    try:
+        for target, cfg in plan:
+            if cfg.kind == "null":
+                src = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+                if src <= 2:
+                    src = _engine._above_stdio(src)
+            else:
+                src = fcntl.fcntl(cfg.child_fd(_STREAMS[target]), fcntl.F_DUPFD_CLOEXEC, 3)
+            moved.append((target, src))
+        for target, src in moved:
+            os.dup2(src, target)  # dup2 clears close-on-exec on the target
+    finally:
+        for _target, src in moved:
+            os.close(src)
 
 
 def _name(hook: Callable[[], object]) -> str:
@@ -528,6 +571,8 @@ def _check_id(value: int, what: str) -> int:
         raise TypeError(f"{what}: expected an int, not {type(value).__name__}")
     if value < 0:
         raise ValueError(f"{what}: {value} is negative")
+    if value >= 2**32 - 1:
+        raise ValueError(f"{what}: {value} is too large for an id (at most {2**32 - 2})")
     return value
 
 
@@ -541,17 +586,14 @@ def _threads() -> int:
 def _wait(pid: int) -> ExitStatus:
     try:
         return ExitStatus(os.waitpid(pid, 0)[1])
-    except BaseException:
-        _kill_and_reap(pid)
-        raise
-
-
-def _kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
     except ChildProcessError:
-        pass
+        raise ChildProcessError(
+            errno.ECHILD,
+            f"child {pid} was reaped by someone else (is SIGCHLD ignored?); its exit status is lost",
+        ) from None
+    except BaseException:  # interrupted: the child must not outlive the call unseen
+        _engine._kill_and_reap(pid)
+        raise
 
 
 def _split_env(env: list[bytes]) -> Iterable[tuple[bytes, bytes]]:

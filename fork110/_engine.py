@@ -30,6 +30,7 @@ _NEW_LAYOUT = sys.version_info >= (3, 11)  # 3.11 added process_group and allow_
 _F_SETPIPE_SZ = 1031
 _BIG_PIPE = 1 << 20
 _ID_ERRORS = (errno.EPERM, errno.EINVAL)
+_CHDIR = "current_dir"  # the name of the internal hook that changes directory after the ids
 
 Hooks = Sequence[Callable[[], object]]
 
@@ -103,45 +104,75 @@ def fork_exec(
     ...
     FileNotFoundError: [Errno 2] No such file or directory (the program): '/nonexistent/x'
     """
-    err_r, err_w = make_pipe()
-    report_r = report_w = -1
     preexec: Callable[[], None] | None = None
+    hooks, hook_names = list(hooks), list(hook_names)
+    if cwd is not None and (uid is not None or gid is not None or groups is not None):
+        # Rust sets the ids first and then changes directory, as the new user; CPython's engine does
+        # it the other way round, so do the chdir from the child, after the ids (the fork path)
+        new_dir = cwd
+        hooks.insert(0, lambda: os.chdir(new_dir))
+        hook_names.insert(0, _CHDIR)
+        cwd = None
     if pgid != -1 and not _NEW_LAYOUT:  # Python 3.10: no pgid argument; set it from the child
-        hooks = [lambda: os.setpgid(0, pgid), *hooks]
-        hook_names = ["process_group", *hook_names]
-    if hooks:
-        report_r, report_w = make_pipe()
-        preexec = _child_runner(hooks, hook_names, report_w)
+        hooks.insert(0, lambda: os.setpgid(0, pgid))
+        hook_names.insert(0, "process_group")
     if uid is not None and groups is None and os.getuid() == 0:
         groups = []  # as Rust: root dropping to another uid also drops its supplementary groups
+    settings = [n for n, v in (("process_group", pgid != -1), ("uid", uid is not None),
+                               ("gid", gid is not None), ("groups", groups is not None)) if v]  # fmt: skip
+    fds: list[int] = []
     try:
+        err_r, err_w = make_pipe()
+        fds += (err_r, err_w)
+        report_r = report_w = -1
+        if hooks:
+            report_r, report_w = make_pipe()
+            fds += (report_r, report_w)
+            preexec = _child_runner(hooks, hook_names, report_w)
+        if _NEW_LAYOUT:
+            pid: int = _fork_exec(
+                argv, executables, False, (), cwd, env,
+                stdin, -1, -1, stdout, -1, stderr,
+                err_r, err_w, True, False, pgid, gid, groups, uid, -1, preexec, True,
+            )  # fmt: skip
+        else:
+            pid = _fork_exec(
+                argv, executables, False, (), cwd, env,
+                stdin, -1, -1, stdout, -1, stderr,
+                err_r, err_w, True, False, gid, groups, uid, -1, preexec,
+            )  # fmt: skip
+        for fd in (err_w, report_w):  # the child has its copies; EOF on err_r now means exec'd
+            if fd != -1:
+                fds.remove(fd)
+                os.close(fd)
         try:
-            if _NEW_LAYOUT:
-                pid: int = _fork_exec(
-                    argv, executables, False, (), cwd, env,
-                    stdin, -1, -1, stdout, -1, stderr,
-                    err_r, err_w, True, False, pgid, gid, groups, uid, -1, preexec, True,
-                )  # fmt: skip
-            else:
-                pid = _fork_exec(
-                    argv, executables, False, (), cwd, env,
-                    stdin, -1, -1, stdout, -1, stderr,
-                    err_r, err_w, True, False, gid, groups, uid, -1, preexec,
-                )  # fmt: skip
-        finally:
-            os.close(err_w)
-            if report_w != -1:
-                os.close(report_w)
-        data = _read_all(err_r)
+            data = _read_all(err_r)
+            report = _read_all(report_r) if data and report_r != -1 else b""
+        except BaseException:  # interrupted while the child sets up: it must not outlive us unseen
+            _kill_and_reap(pid)
+            raise
         if data:
-            report = _read_all(report_r) if report_r != -1 else b""
-            os.waitpid(pid, 0)  # the child failed before or at exec and exits 255: reap it now
-            raise _child_error(data, report, executables, cwd)
+            _reap(pid)  # the child failed before or at exec and exits 255: reap it now
+            raise _child_error(data, report, executables, cwd, settings)
         return pid
     finally:
-        os.close(err_r)
-        if report_r != -1:
-            os.close(report_r)
+        for fd in fds:
+            os.close(fd)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass  # SIGCHLD is ignored: the kernel reaped it already
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+    _reap(pid)
 
 
 def _read_all(fd: int) -> bytes:
@@ -157,7 +188,8 @@ def _child_runner(hooks: Hooks, names: Sequence[str], report_w: int) -> Callable
             try:
                 hook()
             except OSError as exc:
-                _report(report_w, f"O{exc.errno or 0}\0{name}\0{exc}")
+                detail = exc.filename if name == _CHDIR else str(exc)
+                _report(report_w, f"O{exc.errno or 0}\0{name}\0{detail}")
                 raise
             except BaseException as exc:
                 import traceback  # only in a failing child: kept out of `import fork110`
@@ -177,16 +209,21 @@ def _report(fd: int, text: str) -> None:
 
 
 def _child_error(
-    data: bytes, report: bytes, executables: tuple[bytes, ...], cwd: bytes | None
+    data: bytes,
+    report: bytes,
+    executables: tuple[bytes, ...],
+    cwd: bytes | None,
+    settings: Sequence[str] = (),
 ) -> Exception:
     if report:
-        kind, name, text = [*report[1:].split(b"\0", 2), b"", b""][:3]
+        kind, name_b, text_b = [*report[1:].split(b"\0", 2), b"", b""][:3]
+        name, text = name_b.decode(), text_b.decode("utf-8", "replace")
         if report[:1] == b"O":
-            err = int(kind)
-            exc = os_error(err, f"raised by pre_exec hook {name.decode()!r}", None)
-            return exc
-        message = text.decode("utf-8", "replace").split(": ", 1)[-1]
-        return PreExecError(name.decode(), kind.decode(), message)
+            err = int(kind) or errno.EINVAL  # as Rust: an error without an errno is EINVAL
+            if name == _CHDIR:
+                return os_error(err, "current_dir", text)
+            return os_error(err, f"raised by pre_exec hook {name!r}", None)
+        return PreExecError(name, kind.decode(), text.split(": ", 1)[-1])
     exc_name, _, rest = data.partition(b":")
     hex_errno, _, step = rest.partition(b":")
     err = int(hex_errno or b"0", 16)
@@ -199,16 +236,20 @@ def _child_error(
     ):
         return os_error(err, "current_dir", os.fsdecode(cwd))
     if step.startswith(b"noexec"):
-        return os_error(err, "setting up the child before exec", None)
+        what = ", ".join(settings) if settings else "the child's setup"
+        return os_error(err, f"setting {what} before exec", None)
     target = executables[0] if len(executables) == 1 else executables[0].rpartition(b"/")[2]
     if err == errno.ENOENT and len(executables) > 1:
-        what = "program not found on PATH " + repr(
-            os.fsdecode(b":".join(e.rpartition(b"/")[0] for e in executables))
-        )
+        dirs = b":".join(e.rpartition(b"/")[0] for e in executables)
+        what = f"program not found on PATH {os.fsdecode(dirs)!r}"
     elif err == errno.EACCES and len(executables) == 1 and os.path.isdir(target):
         what = "a directory, not a program"
     elif err == errno.EACCES:
         what = "the program is not executable"
+    elif err == errno.E2BIG:
+        what = "the arguments and environment together exceed the kernel's limit (ARG_MAX)"
+    elif err == errno.ENOEXEC:
+        what = "not a program this system can run (no #! line, or a binary for another machine)"
     else:
         what = "the program"
     return os_error(err, what, os.fsdecode(target))

@@ -31,6 +31,9 @@ class ExitStatusError(Exception):
         self.status = status
         self.output = output
 
+    def __reduce__(self) -> tuple[object, ...]:  # survives pickling (multiprocessing, futures)
+        return (type(self), (self.status, self.output))
+
     def code(self) -> int | None:
         """The exit code, or None when the child was killed by a signal.
 
@@ -62,6 +65,9 @@ class WaitTimeout(TimeoutError):
         self.pid = pid
         self.timeout = timeout
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.pid, self.timeout))
+
 
 class PreExecError(RuntimeError):
     """A ``pre_exec`` hook raised something other than ``OSError`` in the child (an OSError comes back as
@@ -79,6 +85,9 @@ class PreExecError(RuntimeError):
         self.hook = hook
         self.exc_type = exc_type
         self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.hook, self.exc_type, self.message))
 
 
 class ThreadedForkWarning(RuntimeWarning):

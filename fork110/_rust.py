@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,13 +19,11 @@ def rust_str(given: str | bytes) -> str:
     >>> rust_str('say "hi"\\n'), rust_str(b"\\xff")
     ('"say \\\\"hi\\\\"\\\\n"', 'OsStr::from_bytes(b"\\\\xff")')
     """
-    if isinstance(given, bytes):
-        try:
-            value = given.decode("utf-8")
-        except UnicodeDecodeError:
-            return _os_str(given)
-    else:
-        value = given
+    raw = given.encode("utf-8", "surrogateescape") if isinstance(given, str) else given
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _os_str(raw)
     out = []
     for ch in value:
         if ch in '"\\':
@@ -38,6 +37,39 @@ def rust_str(given: str | bytes) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+def debug_str(value: str | bytes) -> str:
+    """``value`` as Rust's ``Debug`` prints an ``OsStr``: quoted, escaped, invalid UTF-8 as ``\\xFF``.
+
+    >>> debug_str("a\\nb"), debug_str(b"\\xffok")
+    ('"a\\\\nb"', '"\\\\xFFok"')
+    """
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    out = []
+    for chunk in raw.decode("utf-8", "surrogateescape"):
+        code = ord(chunk)
+        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte
+            out.append(f"\\x{code - 0xDC00:02X}")
+        else:
+            out.append(_escape(chunk))
+    return '"' + "".join(out) + '"'
+
+
+def _escape(ch: str) -> str:
+    if ch in '"\\':
+        return "\\" + ch
+    if ch == "\n":
+        return "\\n"
+    if ch == "\t":
+        return "\\t"
+    if ch == "\r":
+        return "\\r"
+    if ch == "\0":
+        return "\\0"
+    if ord(ch) < 32 or ord(ch) == 127:
+        return f"\\u{{{ord(ch):x}}}"
+    return ch
 
 
 def _os_str(raw: bytes) -> str:
@@ -58,11 +90,13 @@ def to_rust(cmd: Command) -> str:
     lines = [f"Command::new({rust_str(cmd.get_program())})"]
     if cmd._arg0 is not None:
         lines.append(f".arg0({rust_str(cmd._arg0)})")
-    args = cmd.get_args()
+    args = [rust_str(a) for a in cmd.get_args()]
+    if any(a.startswith("OsStr") for a in args):  # one array, one type: every item as an OsStr
+        args = [_os_str(os.fsencode(a)) for a in cmd.get_args()]
     if len(args) == 1:
-        lines.append(f".arg({rust_str(args[0])})")
+        lines.append(f".arg({args[0]})")
     elif args:
-        lines.append(".args([" + ", ".join(rust_str(a) for a in args) + "])")
+        lines.append(".args([" + ", ".join(args) + "])")
     if cmd._env_clear:
         lines.append(".env_clear()")
     for key, val in cmd.get_envs():
@@ -74,13 +108,18 @@ def to_rust(cmd: Command) -> str:
     if cwd is not None:
         lines.append(f".current_dir({rust_str(cwd)})")
     for stream, cfg in cmd._stdio.items():
-        lines.append(f".{stream}({_STDIO_RUST.get(cfg.kind, 'Stdio::from(file)')})")
+        if cfg.kind in _STDIO_RUST:
+            lines.append(f".{stream}({_STDIO_RUST[cfg.kind]})")
+        else:  # a Python file or fd: in Rust, open the File there and pass Stdio::from(file)
+            lines.append(f"// .{stream}(Stdio::from(file))  -- {stream} is {cfg!r} in Python")
     if cmd._uid is not None:
         lines.append(f".uid({cmd._uid})")
     if cmd._gid is not None:
         lines.append(f".gid({cmd._gid})")
-    if cmd._groups is not None:
-        lines.append(".groups(&[" + ", ".join(map(str, cmd._groups)) + "])")
+    if cmd._groups is not None:  # CommandExt::groups is nightly-only (feature "setgroups")
+        lines.append(
+            "// .groups(&[" + ", ".join(map(str, cmd._groups)) + "])  -- nightly Rust only"
+        )
     if cmd._pgid != -1:
         lines.append(f".process_group({cmd._pgid})")
     for hook in cmd._hooks:

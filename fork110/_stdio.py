@@ -22,7 +22,7 @@ class _HasFileno(Protocol):
 class _PipeEnd(io.FileIO):
     """A pipe end owned by a :class:`~fork110.Child` (unbuffered, like Rust's ``ChildStdout``)."""
 
-    _owner: Any = None  # the Child this end belongs to, until it is moved into another command
+    _owner: Any = None  # weakref to the Child this end belongs to, until moved into another command
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd={self.fileno()}"
@@ -198,7 +198,7 @@ class Stdio:
         >>> Stdio.null().after_spawn()
         """
         if self._kind == "pipe-end":
-            owner = self._obj._owner
+            owner = self._obj._owner() if self._obj._owner is not None else None
             if owner is not None:
                 owner._forget_pipe(self._obj)
             self._obj.close()

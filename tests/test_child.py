@@ -166,12 +166,11 @@ def test_context_manager_kills_on_an_exception() -> None:
 
 
 def test_context_manager_closes_pipes_so_the_wait_cannot_hang() -> None:
-    code = "import sys\nwhile True: sys.stdout.write('x' * 65536)"
-    with Command(PY).args(["-c", code]).stdout(Stdio.piped()).stderr(Stdio.null()).spawn() as child:
+    with Command("yes").stdout(Stdio.piped()).spawn() as child:
         assert child.stdout is not None
-        child.stdout.read(10)
-    # the child was blocked on a full pipe; closing our end gave it EPIPE/SIGPIPE and it exited
-    assert child.wait().code() is not None or child.wait().signal() == signal.SIGPIPE
+        assert child.stdout.read(2) == b"y\n"
+    # yes was blocked on a full pipe; closing our end first gave it SIGPIPE instead of a deadlock
+    assert child.wait().signal() == signal.SIGPIPE
 
 
 def test_an_unwaited_child_warns_and_leaves_no_zombie() -> None:
@@ -239,3 +238,79 @@ def _is_our_zombie(pid: int) -> bool:
         return p.ppid() == os.getpid() and p.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_kill_from_another_thread_while_waiting() -> None:
+    child = sleeper()
+    timer = threading.Timer(0.2, child.kill)
+    timer.start()
+    try:
+        assert child.wait().signal() == signal.SIGKILL  # kill() did not queue behind wait()
+    finally:
+        timer.cancel()
+        timer.join()
+
+
+def test_kill_from_a_signal_handler_while_waiting() -> None:
+    child = sleeper()
+    old = signal.signal(signal.SIGALRM, lambda *_: child.kill())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        assert child.wait().signal() == signal.SIGKILL
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_dropping_a_child_closes_its_pipes_at_once() -> None:
+    gc.disable()
+    try:
+        child = Command("cat").stdin(Stdio.piped()).stdout(Stdio.null()).spawn()
+        pid = child.id()
+        with pytest.warns(ResourceWarning):
+            del child  # no reference cycle: freed now, so cat sees EOF on stdin and exits
+        wait_for_state(pid, "Z")
+    finally:
+        gc.enable()
+    Command("true").status()  # reaps what was abandoned
+    assert not _is_our_zombie(pid)
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # catch_warnings is not thread-safe
+def test_concurrent_spawns_from_threads() -> None:
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(30):
+                Command("true").spawn()  # abandoned at once (it warns): reaped by later spawns
+                gc.collect()
+                assert Command("true").output().status.success()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    deadline = time.monotonic() + 10
+    while any(_is_our_zombie(p.pid) for p in psutil.Process().children()):
+        assert time.monotonic() < deadline
+        Command("true").status()
+        time.sleep(0.01)
+
+
+def test_sigchld_ignored_is_reported_and_never_signals() -> None:
+    code = (
+        "import signal\n"
+        "from fork110 import Command\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+        "try:\n    Command('true').status()\nexcept ChildProcessError as e:\n    print('status:', e)\n"
+        "try:\n    Command('fork110-nope').status()\nexcept FileNotFoundError as e:\n    print('missing:', type(e).__name__)\n"
+    )
+    out = Command(PY).args(["-c", code]).output()
+    lines = out.stdout.decode().splitlines()
+    assert lines[0].startswith("status: [Errno 10]") and "SIGCHLD ignored" in lines[0], out
+    assert lines[1] == "missing: FileNotFoundError"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import errno
 import os
+import signal
 import stat
 import threading
 from pathlib import Path
@@ -443,4 +444,122 @@ def test_exec_rejects_piped_streams() -> None:
 
 def test_repr_reads_like_the_command() -> None:
     cmd = Command("ls").arg("-l").env("A", "1").env_remove("B").current_dir("/tmp")
-    assert repr(cmd) == '<Command cd "/tmp" && env -u "B" A="1" "ls" "-l">'
+    assert repr(cmd) == '<Command cd "/tmp" && env -u B A="1" "ls" "-l">'
+
+
+# -- what the review of this module found (each once a bug or a gap) ---------------------------------
+
+
+def test_env_remove_then_env_and_env_clear_then_remove(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORK110_X", "old")
+    cmd = Command(PY).args(["-c", SHOW_ENV]).env_remove("FORK110_X").env("FORK110_X", "new")
+    assert env_of(cmd)[b"FORK110_X"] == b"new"
+    assert cmd.get_envs() == [("FORK110_X", "new")]
+    assert Command("ls").env_clear().env_remove("A").get_envs() == []  # as Rust
+
+
+def test_envs_rejects_what_is_not_pairs() -> None:
+    with pytest.raises(TypeError, match="envs\\(\\) takes \\(key, value\\) pairs; got 'AB'"):
+        Command("true").envs(["AB"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="envs\\(\\) takes a mapping or"):
+        Command("true").envs(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="groups\\(\\) takes an iterable of group ids, not int"):
+        Command("true").groups(5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="too large for an id"):
+        Command("true").uid(2**40)
+
+
+def test_interrupt_during_spawn_leaves_no_child() -> None:
+    def slow_setup() -> None:
+        import time
+
+        time.sleep(2)
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with quiet_hooks(), pytest.raises(KeyboardInterrupt):
+            Command("sleep").arg("30").pre_exec(slow_setup).status()
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(KeyboardInterrupt):
+            Command("sleep").arg("30").output()  # interrupted in the read loop
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert no_children() == []
+
+
+def test_exec_rewires_stdio_safely_and_restores_signals() -> None:
+    code = (
+        "import os, sys\n"
+        "from fork110 import Command, Stdio\n"
+        "os.close(0)\n"  # the /dev/null fd would land on 0: it must still end up as stdin
+        "Command('sh').args(['-c', 'echo OUT; echo ERR >&2; cat; grep SigIgn /proc/self/status'])"
+        ".stdin(Stdio.null()).stdout(2).stderr(1).exec()\n"
+    )
+    out = Command(PY).args(["-c", code]).output()
+    assert out.stdout.startswith(b"ERR\n"), out  # swapped: stderr to our stdout
+    assert out.stderr.startswith(b"OUT\n")
+    ignored = int(out.stderr.split()[-1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1)), "SIGPIPE stays ignored after exec"
+
+
+def test_non_utf8_program_and_directory(tmp_path: Path) -> None:
+    odd = os.fsencode(str(tmp_path)) + b"/dir\xff"
+    os.mkdir(odd)
+    prog = odd + b"/prog\xfe"
+    with open(prog, "wb") as f:
+        f.write(b"#!/bin/sh\npwd\n")
+    os.chmod(prog, 0o755)
+    out = Command(prog).current_dir(odd).output()
+    assert out.stdout == odd + b"\n"
+    assert repr(Command(prog)).endswith('prog\\xFE">')
+
+
+def test_too_long_an_argument_list_says_so() -> None:
+    with pytest.raises(OSError) as info:
+        Command("true").arg("x" * (1 << 20)).args(["y" * 200_000] * 20).status()
+    assert info.value.errno == errno.E2BIG and "ARG_MAX" in str(info.value)
+
+
+def test_spawning_with_stdout_and_stderr_closed_in_the_parent() -> None:
+    code = (
+        "import os\n"
+        "from fork110 import Command, Stdio\n"
+        "r, w = os.pipe()\n"
+        "os.close(1); os.close(2)\n"
+        "out = Command('echo').arg('still works').output()\n"
+        "os.write(w, out.stdout)\n"
+        "st = Command('true').stdout(Stdio.null()).status()\n"
+        "os.write(w, str(st).encode())\n"
+        "os.close(w)\n"
+        "import sys; sys.exit(0 if os.read(r, 100) == b'still works\\nexit status: 0' else 1)\n"
+    )
+    assert Command(PY).args(["-c", code]).status().success()
+
+
+def test_pre_exec_oserror_without_errno_is_einval() -> None:
+    def vague() -> None:
+        raise OSError("no errno here")
+
+    with quiet_hooks(), pytest.raises(OSError) as info:
+        Command("true").pre_exec(vague).status()
+    assert info.value.errno == errno.EINVAL
+
+
+def test_repr_with_arg0_clear_and_escapes() -> None:
+    cmd = Command("ls").arg0("LS").env_clear().env("Z", "1").env("A", "2").arg("a\nb")
+    assert repr(cmd) == '<Command env -i A="2" Z="1" ["ls"] "LS" "a\\nb">'
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing uid needs root")
+def test_current_dir_is_entered_as_the_new_user(tmp_path: Path) -> None:
+    private = tmp_path / "root-only"
+    private.mkdir(mode=0o700)
+    with pytest.raises(PermissionError) as info:
+        Command("true").uid(65534).gid(65534).current_dir(private).status()
+    assert "current_dir" in str(info.value) and str(private) in str(info.value)
+    assert Command("pwd").uid(65534).gid(65534).current_dir("/tmp").output().stdout == b"/tmp\n"

@@ -35,6 +35,7 @@ def test_to_rust_compiles_where_rustc_exists(tmp_path: Path) -> None:
         .arg0("ps")
         .process_group(0)
     )
+    tricky = Command("true").args(["plain", b"\xff"]).groups([0]).stdout(2).uid(os.getuid())
     src = cmd.to_rust()
     assert src.startswith(
         'Command::new("ps")\n    .arg0("ps")\n    .args(["--pid", "1", "-o", "pid= ppid= command="])'
@@ -51,7 +52,9 @@ def test_to_rust_compiles_where_rustc_exists(tmp_path: Path) -> None:
         pytest.skip("no rustc on this machine to compile the generated code")
     program = (
         "use std::process::{Command, Stdio};\nuse std::os::unix::process::CommandExt;\n"
-        f"fn main() {{\n    let out = {src}\n    .output().unwrap();\n    assert!(out.status.success());\n}}\n"
+        "use std::ffi::OsStr;\nuse std::os::unix::ffi::OsStrExt;\n"
+        f"fn main() {{\n    let out = {src}\n    .output().unwrap();\n    assert!(out.status.success());\n"
+        f"    let st = {tricky.to_rust()}\n    .status().unwrap();\n    assert!(st.success());\n}}\n"
     )
     (tmp_path / "m.rs").write_text(program)
     build = (
