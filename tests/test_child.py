@@ -115,7 +115,7 @@ def test_kill_process_group_reaches_grandchildren() -> None:
     grandchildren = psutil.Process(child.id()).children()
     child.kill_process_group()
     assert child.wait().signal() == signal.SIGKILL
-    gone, alive = psutil.wait_procs(grandchildren, timeout=10)
+    _gone, alive = psutil.wait_procs(grandchildren, timeout=10)
     assert alive == []
     child.kill_process_group()  # the group is empty now: still no error
 
