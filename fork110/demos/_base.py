@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fork110 import sandbox
 from fork110.ps import Snapshot
-from fork110.sandbox import ContainedRun, Event
+from fork110.sandbox import ContainedRun, Event, LiveRun
 
 from ._c import C_SOURCES, CProgram, compile_c
 
-__all__ = ["Demo", "DemoResult", "Facts", "Variant", "c_build_dir"]
+__all__ = ["Demo", "DemoResult", "DemoRun", "Facts", "Variant", "c_build_dir"]
 
 Facts = dict[str, Any]
 LANGUAGES = ("python", "c")
@@ -153,23 +153,26 @@ class Demo:
         compiler (or no C version of the variant) it says so in ``notes`` and runs the Python.
         ``limits`` go to :func:`fork110.sandbox.run` (``max_processes``, ``timeout``, ...).
         """
+        with self.start(fixed, language=language, **limits) as live:
+            return live.result()
+
+    def start(
+        self, fixed: bool | str = False, *, language: str = "python", **limits: Any
+    ) -> DemoRun:
+        """Start one variant contained and return at once: iterate the :class:`DemoRun` for events as
+        they happen (the terminal and the widgets do), then take its :meth:`DemoRun.result`."""
         if language not in LANGUAGES:
             raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
         variant = self.variant(fixed)
         opts: dict[str, Any] = {**self.limits, **variant.limits, **limits}
         notes: list[str] = []
-        ran = "python"
         if language == "c":
             exe = self._compiled(variant, notes)
             if exe is not None:
-                result = sandbox.run_program([str(exe)], **_program_opts(opts, variant))
-                ran = "c"
-        if ran == "python":
-            result = sandbox.run(variant.python, **_python_opts(opts, variant))
-        facts = self.observe(result, variant)
-        return DemoResult(
-            self.name, variant.key, ran, result, facts, self.explain(facts, variant), tuple(notes)
-        )
+                live = sandbox.start_program([str(exe)], **_program_opts(opts, variant))
+                return DemoRun(self, variant, "c", live, notes)
+        live = sandbox.start(variant.python, **_python_opts(opts, variant))
+        return DemoRun(self, variant, "python", live, notes)
 
     def _compiled(self, variant: Variant, notes: list[str]) -> Path | None:
         if variant.c is None:
@@ -179,6 +182,34 @@ class Demo:
         if exe is None:
             notes.append("no C compiler (cc) on this machine; ran the Python translation instead")
         return exe
+
+
+class DemoRun:
+    """A demo variant running now: iterate it for events; :meth:`result` waits and explains."""
+
+    def __init__(
+        self, demo: Demo, variant: Variant, language: str, live: LiveRun, notes: list[str]
+    ) -> None:
+        self.demo, self.variant, self.language, self.live = demo, variant, language, live
+        self.notes = tuple(notes)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.live)
+
+    def result(self) -> DemoResult:
+        """Wait for the run to end (the watchdog bounds it) and explain what it showed."""
+        run = self.live.result()
+        facts = self.demo.observe(run, self.variant)
+        explanation = self.demo.explain(facts, self.variant)
+        return DemoResult(
+            self.demo.name, self.variant.key, self.language, run, facts, explanation, self.notes
+        )
+
+    def __enter__(self) -> DemoRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.close()
 
 
 def _python_opts(opts: dict[str, Any], variant: Variant) -> dict[str, Any]:

@@ -1,0 +1,111 @@
+"""The terminal entry point: ``python -m fork110 demo NAME`` runs a slide's demo contained and prints
+the process tree as it changes, then what went wrong. ``python -m fork110 demo --list`` lists them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    >>> main(["demo", "--list"])  # doctest: +ELLIPSIS
+    runaway ...
+    0
+    """
+    parser = argparse.ArgumentParser(prog="python -m fork110", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run one of the slides' demos, contained")
+    demo.add_argument("name", nargs="?", help="the demo (see --list)")
+    demo.add_argument("--list", action="store_true", help="list the demos and their variants")
+    demo.add_argument(
+        "--fixed", nargs="?", const=True, default=False, metavar="VARIANT",
+        help="run the fix (or the named variant) instead of the code as on the slide",
+    )  # fmt: skip
+    demo.add_argument("--c", action="store_true", help="run the completed C program (needs cc)")
+    demo.add_argument("--timeout", type=float, help="the watchdog, in seconds")
+    demo.add_argument("--max-processes", type=int, help="the fork budget")
+    demo.add_argument("--quiet", action="store_true", help="print only the explanation")
+    args = parser.parse_args(argv)
+    return _demo(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fork110 import demos
+
+    if args.list or not args.name:
+        for name in demos.names():
+            try:
+                d = demos.get(name)
+            except ImportError:
+                continue
+            print(f"{name:14} {d.title}")
+            print(f"{'':14} variants: {', '.join(d.variants)}")
+        return 0
+    try:
+        demo = demos.get(args.name)
+        limits = {
+            k: v
+            for k, v in (("timeout", args.timeout), ("max_processes", args.max_processes))
+            if v is not None
+        }
+        live = demo.start(args.fixed, language="c" if args.c else "python", **limits)
+    except (ValueError, TypeError) as exc:
+        print(f"fork110 demo: {exc}", file=sys.stderr)
+        return 2
+    with live:
+        if not args.quiet:
+            _header(demo.title, live.variant.title, live.language)
+        try:
+            _follow(live, quiet=args.quiet)
+        except KeyboardInterrupt:
+            print("\ninterrupted: the run was killed and reaped", file=sys.stderr)
+            return 130
+        result = live.result()
+    print()
+    print(result.explanation)
+    print()
+    print(result.run.summary())
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _header(title: str, variant: str, language: str) -> None:
+    line = f"{title} ({variant}, {language})"
+    print(line)
+    print("=" * len(line))
+
+
+def _follow(live: object, quiet: bool) -> None:
+    from fork110.demos._base import DemoRun
+
+    assert isinstance(live, DemoRun)
+    shown: tuple[tuple[str, str], ...] = ()
+    last_tree = 0.0
+    while not live.live.done:
+        for event in live.live.poll(0.05):
+            if not quiet and event.kind not in ("end",):
+                print(f"  {event.describe()}")
+        now = time.monotonic()
+        if quiet or now - last_tree < 0.25 or live.live.done:
+            continue
+        snap = live.live.snapshot()
+        shape = tuple((p.name, p.state) for p in snap)
+        if shape and shape != shown:
+            print(f"\n  process tree ({len(snap)} {'process' if len(snap) == 1 else 'processes'}):")
+            print("\n".join("    " + line for line in snap.tree().splitlines()))
+            print()
+            shown, last_tree = shape, now
+    if not quiet:
+        for event in live.live.poll(0.0):
+            print(f"  {event.describe()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
