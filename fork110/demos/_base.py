@@ -126,23 +126,21 @@ class Demo:
     lesson: str = ""
 
     def variant(self, fixed: bool | str) -> Variant:
-        """The variant for ``fixed``: False is the broken code, True the first fix, a str names one.
+        """The variant for ``fixed``: False is the first (the code as on the slide), True the second
+        (its first fix, or the other way of doing it), a str names one.
 
         >>> from fork110.demos import runaway
         >>> runaway.DEMO.variant(False).key, runaway.DEMO.variant(True).key
         ('broken', 'fixed')
         """
-        if fixed is False:
-            key = "broken"
-        elif fixed is True:
-            key = next(k for k in self.variants if k != "broken")
-        else:
-            key = fixed
-        if key not in self.variants:
+        keys = list(self.variants)
+        if isinstance(fixed, bool):
+            return self.variants[keys[min(int(fixed), len(keys) - 1)]]
+        if fixed not in self.variants:
             raise ValueError(
-                f"demo {self.name!r} has no variant {key!r}; it has {', '.join(self.variants)}"
+                f"demo {self.name!r} has no variant {fixed!r}; it has {', '.join(keys)}"
             )
-        return self.variants[key]
+        return self.variants[fixed]
 
     def run(
         self, fixed: bool | str = False, *, language: str = "python", **limits: Any

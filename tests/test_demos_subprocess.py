@@ -1,0 +1,113 @@
+"""Demo 8, a subprocess abstraction by hand and with Command: the facts each run must show."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import sys
+
+import pytest
+
+from fork110 import Command
+from fork110.demos import DemoResult, get
+from fork110.demos import subprocess as subprocess_demo
+from fork110.demos._base import c_build_dir
+from fork110.demos._c import compile_c
+
+LANGS = ["python", "c"] if compile_c("subprocess", c_build_dir()) is not None else ["python"]
+
+
+def _parent_commands(r: DemoResult) -> set[str]:
+    return {p.command for snap in r.snapshots for p in snap if p.name == "parent"}
+
+
+def _assert_ps_reported_the_run_s_process(r: DemoResult, times: int) -> None:
+    f = r.facts
+    assert f["main_pid"] is not None and len(f["ps"]) == times
+    for line in f["ps"]:
+        assert line["pid"] == f["main_pid"]  # ps --pid <main's pid> found main
+        assert line["ppid"] == f["supervisor_pid"] == f["parent_ppid"]  # main's parent
+        assert line["command"] in _parent_commands(r)  # what /proc shows as main's command
+    assert f"pid {f['main_pid']} (main itself)" in r.explanation
+    assert f"ppid {f['supervisor_pid']} (the run's supervisor)" in r.explanation
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_by_hand_ps_output_comes_through_the_pipe_and_enoent_through_the_error_pipe(
+    language: str,
+) -> None:
+    r = subprocess_demo.run(language=language)
+    assert r.language == language and r.variant == "by-hand"
+    f = r.facts
+    _assert_ps_reported_the_run_s_process(r, times=1)
+    assert f["ps"][0]["via"] == "subprocess()" and f["ps"][0]["by"] == "parent"
+    assert [s["status"] for s in f["statuses"]] == ["exit status: 0"]
+    [failure] = f["failed"]
+    assert failure["program"] == "no-such-program" and failure["exception"] is None
+    assert (failure["errno"], failure["errname"]) == (errno.ENOENT, "ENOENT")
+    assert "ENOENT (errno 2" in r.explanation and "error pipe" in r.explanation
+    assert f["left_to_supervisor"] == 0
+    if language == "python":  # every fork reported, and every child reaped by the parent
+        assert f["children"] == f["reaped"] == 2
+        assert f["reaped_statuses"] == ["exit status: 0", "exit status: 127"]
+        assert any("no-such-program" in e for e in f["exec_errors"])
+        assert "reaped all of them" in r.explanation
+    assert r.run.success() and r.run.leaked == 0
+
+
+def test_command_output_status_spawn_and_file_not_found() -> None:
+    r = subprocess_demo.run(True)
+    assert r.variant == "command" and r.language == "python"
+    f = r.facts
+    _assert_ps_reported_the_run_s_process(r, times=3)
+    assert [p["via"] for p in f["ps"]] == ["output()", "status()", "spawn()"]
+    assert f["ps"][1]["by"] != "parent"  # status(): ps wrote to the inherited stdout itself
+    assert [(s["via"], s["status"]) for s in f["statuses"]] == [
+        ("output()", "exit status: 0"),
+        ("status()", "exit status: 0"),
+        ("spawn()", "exit status: 0"),
+    ]
+    [failure] = f["failed"]
+    assert failure["exception"] == "FileNotFoundError"
+    assert failure["filename"] == failure["program"] == "no-such-program"
+    assert failure["errname"] == "ENOENT"
+    assert [e.kind for e in r.events].count("spawn") == 4
+    assert f["children"] == f["reaped"] == 4 and f["left_to_supervisor"] == 0
+    assert "FileNotFoundError" in r.explanation and "'no-such-program'" in r.explanation
+    assert "reaped all of them" in r.explanation
+    assert r.run.success() and r.run.leaked == 0
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_explanation_follows_a_refused_fork(language: str) -> None:
+    r = subprocess_demo.run(language=language, max_processes=1)
+    f = r.facts
+    assert f["ps"] == [] and f["refused"] > 0
+    assert [x["errname"] for x in f["failed"]] == ["EAGAIN", "EAGAIN"]
+    assert "ps never ran" in r.explanation and "refused the fork" in r.explanation
+    assert "ENOENT" not in r.explanation and "reaped all" not in r.explanation
+    assert r.run.leaked == 0
+
+
+def test_explanation_follows_command_refused() -> None:
+    r = subprocess_demo.run("command", max_processes=1)
+    assert r.facts["failed"][0]["exception"] == "BlockingIOError"
+    assert "never got that far" in r.explanation and "FileNotFoundError" not in r.explanation
+    assert r.run.leaked == 0
+
+
+def test_the_module_does_not_shadow_the_standard_library() -> None:
+    import subprocess as stdlib_subprocess
+
+    assert hasattr(stdlib_subprocess, "Popen") and "fork110" not in stdlib_subprocess.__file__
+    assert sys.modules["subprocess"] is stdlib_subprocess
+    assert importlib.import_module("fork110.demos.subprocess") is subprocess_demo
+    assert get("subprocess") is subprocess_demo.DEMO
+    # a fresh interpreter that imports the demo first still gets the standard library's subprocess
+    code = (
+        "import fork110.demos.subprocess as d, subprocess\n"
+        "print(d.DEMO.name, subprocess.run(['true']).returncode, 'fork110' in subprocess.__file__)"
+    )
+    out = Command(sys.executable).args(["-c", code]).output()
+    assert out.status.success(), out.stderr
+    assert out.stdout == b"subprocess 0 False\n"
