@@ -47,6 +47,7 @@ class Subprocess:                       # subprocess_t
     pid: int                            # -1 if the program could not be started
     ingestfd: int                       # read the child's stdout here
     error: int                          # errno of the failed fork/exec, else 0
+    via_pipe: bool                      # the child reported the error through the error pipe
 
 def subprocess(argv):
     out_r, out_w = os.pipe()            # Python's pipes are close-on-exec (O_CLOEXEC) already
@@ -56,7 +57,7 @@ def subprocess(argv):
     except OSError as e:
         for fd in (out_r, out_w, err_r, err_w):
             os.close(fd)
-        return Subprocess(-1, -1, e.errno)
+        return Subprocess(-1, -1, e.errno, False)
     if pid == 0:
         try:
             os.dup2(out_w, 1)           # stdout into the pipe (dup2's copy survives exec)
@@ -71,14 +72,14 @@ def subprocess(argv):
     if len(data) == 4:                  # exec failed: reap the child, report the errno
         os.waitpid(pid, 0)
         os.close(out_r)
-        return Subprocess(-1, -1, int.from_bytes(data, sys.byteorder))
-    return Subprocess(pid, out_r, 0)
+        return Subprocess(-1, -1, int.from_bytes(data, sys.byteorder), True)
+    return Subprocess(pid, out_r, 0, False)
 
 def run(argv):                          # run argv through subprocess(), print what it wrote
     sp = subprocess(argv)
     if sp.pid == -1:
-        print(f"subprocess({argv[0]}) failed: {os.strerror(sp.error)} "
-              f"(errno {sp.error}, reported through the error pipe)")
+        where = "reported through the error pipe" if sp.via_pipe else "in the parent, before any child ran"
+        print(f"subprocess({argv[0]}) failed: {os.strerror(sp.error)} (errno {sp.error}, {where})")
         return -1
     with open(sp.ingestfd) as pipe:
         for line in pipe:
@@ -136,7 +137,8 @@ _READ = re.compile(r"^read from ps(?: via (\w+)\(\))?(?: \(pid (\d+)\))?: (.*)$"
 _BY_HAND_DONE = re.compile(r"^ps \(pid (\d+)\) exited with status (-?\d+)$", re.M)
 _CMD_DONE = re.compile(r"^ps via (\w+)\(\)(?: \+ wait\(\))?(?: \(pid \d+\))?: (.+)$", re.M)
 _BY_HAND_FAIL = re.compile(
-    r"^subprocess\((.+?)\) failed: (.+) \(errno (\d+), reported through the error pipe\)$", re.M
+    r"^subprocess\((.+?)\) failed: (.+) \(errno (\d+), (?:reported through the error pipe|in the parent, before any child ran)\)$",
+    re.M,
 )
 _CMD_FAIL = re.compile(
     r"^Command\('(.+?)'\)\.output\(\) raised (\w+): errno (\d+) \((\w+)\), filename '(.*)'$", re.M

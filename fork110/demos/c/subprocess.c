@@ -16,10 +16,11 @@ typedef struct {
     pid_t pid;    /* -1 if the program could not be started */
     int ingestfd; /* read the child's stdout here */
     int error;    /* errno of the failed fork/pipe/exec, else 0 */
+    int via_pipe; /* 1 when the child reported error through the error pipe (exec failed) */
 } subprocess_t;
 
 subprocess_t subprocess(char *argv[]) {
-    subprocess_t sp = {-1, -1, 0};
+    subprocess_t sp = {-1, -1, 0, 0};
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) == -1) { sp.error = errno; return sp; }
     if (pipe2(err, O_CLOEXEC) == -1) { sp.error = errno; close(out[0]); close(out[1]); return sp; }
@@ -42,6 +43,7 @@ subprocess_t subprocess(char *argv[]) {
         waitpid(pid, NULL, 0);
         close(out[0]);
         sp.error = e;
+        sp.via_pipe = 1;
         return sp;
     }
     sp.pid = pid;
@@ -52,8 +54,8 @@ subprocess_t subprocess(char *argv[]) {
 static int run(char *argv[]) { /* run argv through subprocess(), print what it wrote */
     subprocess_t sp = subprocess(argv);
     if (sp.pid == -1) {
-        printf("subprocess(%s) failed: %s (errno %d, reported through the error pipe)\n", argv[0],
-               strerror(sp.error), sp.error);
+        printf("subprocess(%s) failed: %s (errno %d, %s)\n", argv[0], strerror(sp.error), sp.error,
+               sp.via_pipe ? "reported through the error pipe" : "in the parent, before any child ran");
         return -1;
     }
     FILE *in = fdopen(sp.ingestfd, "r");
