@@ -176,7 +176,10 @@ class Child:
             self._block_until_exit()
         with self._lock:
             if self._status is None:
-                self._status = ExitStatus(self._waitpid(0) or 0)
+                raw = self._waitpid(os.WNOHANG)  # it has exited: this reaps without blocking
+                if raw is None:  # (never expected; block rather than invent a status)
+                    raw = self._waitpid(0)
+                self._status = ExitStatus(raw or 0)
             return self._status
 
     def try_wait(self) -> ExitStatus | None:
@@ -225,8 +228,13 @@ class Child:
         return Output(self.wait(), data_out, data_err)
 
     def _waitpid(self, flags: int) -> int | None:
+        """Reap the child if it has *exited* (waitid WEXITED), returning its raw wait status.
+
+        Stops and continues are never consumed here: a traced child's SIGTRAP stop belongs to its
+        tracer (the ptrace demo's Inferior), and a stop is not the end of a child.
+        """
         try:
-            pid, raw = os.waitpid(self._pid, flags)
+            info = os.waitid(os.P_PID, self._pid, os.WEXITED | flags)
         except ChildProcessError:
             self._lost = True
             raise ChildProcessError(
@@ -234,7 +242,11 @@ class Child:
                 f"child {self._pid} was already reaped by someone else (is SIGCHLD ignored, or did code "
                 "call os.wait()?); its exit status is lost",
             ) from None
-        return raw if pid else None
+        if info is None or info.si_pid == 0:
+            return None
+        if info.si_code == os.CLD_EXITED:
+            return (info.si_status & 0xFF) << 8
+        return info.si_status | (0x80 if info.si_code == os.CLD_DUMPED else 0)
 
     def _block_until_exit(self) -> None:
         """Sleep until the child has exited, without reaping it (so the lock is free meanwhile)."""

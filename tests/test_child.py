@@ -7,10 +7,11 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PY
+from conftest import PY, quiet_hooks
 
 from fork110 import Child, Command, Stdio, WaitTimeout
 
@@ -314,3 +315,33 @@ def test_sigchld_ignored_is_reported_and_never_signals() -> None:
     lines = out.stdout.decode().splitlines()
     assert lines[0].startswith("status: [Errno 10]") and "SIGCHLD ignored" in lines[0], out
     assert lines[1] == "missing: FileNotFoundError"
+
+
+def test_a_stop_is_not_an_exit() -> None:
+    child = sleeper()
+    os.kill(child.id(), signal.SIGSTOP)
+    wait_for_state(child.id(), "T")
+    assert child.try_wait() is None  # stopped, not exited: nothing is reaped or cached
+    os.kill(child.id(), signal.SIGCONT)
+    child.kill()
+    assert child.wait().signal() == signal.SIGKILL
+
+
+def test_core_dump_status_through_wait(tmp_path: Path) -> None:
+    import resource
+
+    def cores() -> None:
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    with quiet_hooks():
+        child = (
+            Command(PY)
+            .args(["-c", "import os; os.abort()"])
+            .current_dir(tmp_path)
+            .stderr(Stdio.null())
+            .pre_exec(cores)
+            .spawn()
+        )
+    st = child.wait()
+    assert st.signal() == signal.SIGABRT
+    assert str(st).startswith("signal: 6 (SIGABRT)")
