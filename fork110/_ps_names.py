@@ -40,7 +40,7 @@ class Namer:
     'child-3'
     """
 
-    __slots__ = ("_counters", "_names", "_orphans", "_top")
+    __slots__ = ("_counters", "_names", "_orphans", "_top", "_used")
 
     def __init__(self) -> None:
         """Start a run with no names given.
@@ -50,6 +50,7 @@ class Namer:
         """
         self._names: dict[Key, str] = {}
         self._counters: dict[Key, int] = {}
+        self._used: set[str] = set()  # every name given or pinned: a name is never given twice
         self._top: Key | None = None
         self._orphans = 0
 
@@ -81,11 +82,16 @@ class Namer:
         >>> n = Namer(); n.pin(1, 0.0, "shell")
         >>> n.name(1, 0.0), n.name(2, 0.5, parent=(1, 0.0))
         ('shell', 'child-1')
+        >>> n.pin(4, 0.7, "child-2")  # named by an event before a snapshot saw its sibling
+        >>> n.name(3, 0.6, parent=(1, 0.0))  # the next free number, never a duplicate
+        'child-3'
+
         """
         key = (pid, start_time)
         if self._top is None:
             self._top = key
         self._names[key] = name
+        self._used.add(name)
 
     def name(
         self,
@@ -117,8 +123,13 @@ class Namer:
                 self._orphans += 1
                 new = f"orphan-{self._orphans}"
         else:
-            number = self._counters.get(parent, 0) + 1
+            number = self._counters.get(parent, 0)
+            while True:  # skip numbers already pinned (a fork reported before a sibling was seen)
+                number += 1
+                new = f"child-{number}" if parent == self._top else f"{parent_name}.{number}"
+                if new not in self._used:
+                    break
             self._counters[parent] = number
-            new = f"child-{number}" if parent == self._top else f"{parent_name}.{number}"
         self._names[key] = new
+        self._used.add(new)
         return new
