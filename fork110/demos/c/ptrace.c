@@ -89,6 +89,7 @@ int main(void) {
     } else {
         printf("parent: ip unavailable on this machine\n");
     }
+    usleep(300000); /* added: hold the stop 0.3 s, so a sampled tree shows the child in state t */
     ptrace(PTRACE_CONT, pid, NULL, NULL);
     waitpid(pid, &status, 0);
     if (WIFEXITED(status))
