@@ -19,7 +19,7 @@ def execute(path: Path, timeout: int = 120) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -29,7 +29,7 @@ def execute(path: Path, timeout: int = 120) -> None:
     client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
-    nbformat.write(nb, path)
+    nbformat.write(nb, path)  # type: ignore[no-untyped-call]
 
 
 def main(argv: list[str] | None = None) -> int:
