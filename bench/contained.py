@@ -1,0 +1,94 @@
+"""Contained-run benchmark: how long a run of ``fork110.sandbox`` takes to get going.
+
+Every figure is measured in this run against a baseline measured in the same run, interleaved
+with it (each round runs every case once, in a shuffled order; figures are medians over rounds,
+ratios are medians of the per-round ratio, paired):
+
+* baseline: ``python -c pass`` through ``subprocess.run`` (start an interpreter, wait for it);
+* first event: ``sandbox.start("pass")`` until the caller holds the run's first event (the
+  supervisor is up, in its own session, a subreaper, the run's cgroup made, the first process
+  forked) — the issue's target: at most 2x the baseline;
+* whole run: ``sandbox.run("pass")`` to the end, clean-up and leak check included (reported;
+  it includes the run's first process importing ``site`` and the user's ``sys.path``, which
+  ``python -c pass`` also pays, plus the supervisor's).
+
+Usage::
+
+    python bench/contained.py [--rounds N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from fork110 import sandbox
+
+FIRST_EVENT_MAX = 2.0
+
+
+def python_pass() -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - t
+
+
+def first_event() -> float:
+    t = time.perf_counter()
+    with sandbox.start("pass", snapshots=False) as live:
+        while not live.poll(1.0):
+            pass
+        took = time.perf_counter() - t
+        run = live.result()  # not timed: the run finishing and being checked
+    assert run.leaked == 0 and run.status.success(), run
+    return took
+
+
+def whole_run() -> float:
+    t = time.perf_counter()
+    run = sandbox.run("pass", snapshots=False)
+    took = time.perf_counter() - t
+    assert run.leaked == 0 and run.status.success(), run
+    return took
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=41)
+    parser.add_argument("--seed", type=int, default=110)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    cases: dict[str, Callable[[], float]] = {
+        "python -c pass": python_pass,
+        "first event": first_event,
+        "whole run": whole_run,
+    }
+    for fn in cases.values():  # warm up: bytecode caches, page cache
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.rounds):
+        order = list(cases)
+        rng.shuffle(order)
+        for name in order:
+            times[name].append(cases[name]())
+    base = times["python -c pass"]
+    print(f"contained runs, {args.rounds} interleaved rounds (medians)")
+    for name, values in times.items():
+        ratio = statistics.median(v / b for v, b in zip(values, base))
+        print(f"  {name:<16} {statistics.median(values) * 1000:8.2f} ms   {ratio:5.2f}x baseline")
+    ratio = statistics.median(v / b for v, b in zip(times["first event"], base))
+    verdict = "PASS" if ratio <= FIRST_EVENT_MAX else "MISS"
+    print(
+        f"{verdict}  start a contained run, get its first event: {ratio:.2f}x python -c pass "
+        f"(target <= {FIRST_EVENT_MAX:g}x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

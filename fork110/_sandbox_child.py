@@ -1,0 +1,344 @@
+"""Becoming a contained run's first process ("parent"): limits, fds, a title, then the user's code.
+
+The supervisor forks once, while it is a fresh single-threaded interpreter; the child calls
+:func:`become_parent`, which, before any user code runs:
+
+1. leaves the supervisor's process group for its own (so ``kill(0, ...)`` in the run cannot reach
+   the supervisor); the supervisor moves it into the run's cgroups (the kernel's fork budget)
+   meanwhile (a first migration waits for an RCU grace period: milliseconds, spent in parallel
+   with the imports below), and says "go" on a pipe, which is awaited before any user code;
+2. where the user is not root, sets RLIMIT_NPROC (what the user already runs plus the budget);
+3. installs a seccomp filter that makes ``kill(-1, ...)``, and signals to the supervisor and to
+   the caller, fail with EPERM, for every descendant and every program they exec (as root,
+   ``kill(-1, SIGKILL)`` would take down the machine);
+4. puts /dev/null on stdin and its relay pipes on stdout and stderr, closes every other fd;
+5. retitles itself (``ps`` shows ``python <contained>``, not the supervisor's command line);
+6. runs the code as ``python -c`` would, with the caller's ``sys.path``: uncaught exceptions are
+   printed and exit 1, ``sys.exit`` works, atexit handlers and non-daemon threads are honoured.
+
+>>> callable(become_parent)
+True
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import struct
+import sys
+
+from fork110 import _sandbox_hooks as hooks
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from fork110._sandbox_wire import Config
+
+__all__ = ["become_parent", "become_program", "protect", "set_title"]
+
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+# (audit arch, numbers of kill, tkill and tgkill) for the little-endian machines we know
+_ARCH = {"x86_64": (0xC000003E, 62, 200, 234), "aarch64": (0xC00000B7, 129, 130, 131)}
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _assemble(program: list[tuple[str, int, str, str]]) -> bytes:
+    """Classic BPF from ``(op, k, label if true, label if false)``; a leading ``name:`` labels an op."""
+    ops = {"ld": 0x20, "jeq": 0x15, "ret": 0x06}  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+    labels = {op.partition(":")[0]: i for i, (op, *_rest) in enumerate(program) if ":" in op}
+    out = []
+    for i, (op, k, if_true, if_false) in enumerate(program):
+        name = op.rpartition(":")[2]
+        jt = labels[if_true] - i - 1 if if_true else 0
+        jf = labels[if_false] - i - 1 if if_false else 0
+        out.append(struct.pack("=HBBI", ops[name], jt, jf, k & 0xFFFFFFFF))
+    return b"".join(out)
+
+
+def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
+    """Install a seccomp filter, inherited by every descendant and kept across exec: ``kill(-1)``,
+    ``kill`` of any of *pids* (the supervisor, the caller) or of any process group in *groups*,
+    and ``tkill``/``tgkill`` of *pids* fail with EPERM, whatever language the code is in.
+
+    As root, ``kill(-1, SIGKILL)`` would take the whole machine down; C code could kill the
+    notebook kernel or the supervisor by pid. Other pids stay reachable from C code (only a pid
+    namespace could hide them); Python code is held to the run's own processes by
+    :mod:`fork110._sandbox_hooks`. Returns False where no filter could be installed (another
+    architecture, no seccomp).
+
+    >>> callable(protect)
+    True
+    """
+    arch = _ARCH.get(os.uname().machine)
+    if arch is None or sys.byteorder != "little":
+        return False
+    audit, nr_kill, nr_tkill, nr_tgkill = arch
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM
+    program: list[tuple[str, int, str, str]] = [
+        ("ld", 4, "", ""),  # the architecture
+        ("jeq", audit, "", "allow"),
+        ("ld", 0, "", ""),  # the system call
+        ("jeq", nr_kill, "kill", ""),
+        ("jeq", nr_tkill, "tkill", ""),
+        ("jeq", nr_tgkill, "tkill", "allow"),
+        ("kill:ld", 16, "", ""),  # kill's pid (an int: the low half of args[0])
+        ("jeq", -1, "deny", ""),
+    ]
+    for pid in pids:
+        program.append(("jeq", pid, "deny", ""))
+    for group in groups:
+        program.append(("jeq", -group, "deny", ""))
+    program.append(("ret", allow, "", ""))
+    program.append(("tkill:ld", 16, "", ""))  # tkill's tid, tgkill's tgid
+    for pid in pids:
+        program.append(("jeq", pid, "deny", ""))
+    program += [("ret", allow, "", ""), ("deny:ret", deny, "", ""), ("allow:ret", allow, "", "")]
+    code = _assemble(program)
+    buf = ctypes.create_string_buffer(code, len(code))
+    prog = struct.pack("@HP", len(program), ctypes.addressof(buf))  # struct sock_fprog
+    prog_buf = ctypes.create_string_buffer(prog, len(prog))
+    prctl = _libc().prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+    if prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog_buf), 0, 0) == 0:
+        return True
+    if ctypes.get_errno() != errno.EACCES:
+        return False
+    # Without CAP_SYS_ADMIN a filter needs no_new_privs (setuid programs then gain nothing).
+    if prctl(_PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
+        return False
+    return bool(prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog_buf), 0, 0) == 0)
+
+
+def set_title(title: str) -> bool:
+    """Make ``/proc/self/cmdline`` (what ``ps`` shows) read *title*, as setproctitle does.
+
+    The original argument strings are overwritten in place (CPython copied them at start-up),
+    so the title can be no longer than the command line was. Returns False if it cannot.
+
+    >>> callable(set_title)
+    True
+    """
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+        start, end = int(fields[45]), int(fields[46])
+    except (OSError, IndexError, ValueError):
+        return False
+    size = end - start
+    data = title.encode("utf-8", "replace")[: max(size - 2, 0)]
+    if not data or size < 2:
+        return False
+    # A NUL after the title, and a last byte that is not NUL: the kernel then shows the title only.
+    buf = data + b"\0" + b" " * (size - len(data) - 1)
+    ctypes.memmove(start, buf, size)
+    return True
+
+
+def _limit_nproc(budget: int) -> None:
+    """Where we are not root: RLIMIT_NPROC = the user's tasks now + the budget (soft and hard)."""
+    import resource
+
+    uid = os.getuid()
+    used = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    used += len(os.listdir(f"/proc/{name}/task"))
+            except OSError:
+                pass
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    want = used + budget
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NPROC, (want, want))
+    except (OSError, ValueError):
+        pass
+
+
+def _stdio(out_w: int, err_w: int, keep: int) -> None:
+    null = os.open(os.devnull, os.O_RDONLY)
+    for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
+        if fd != target:
+            os.dup2(fd, target)
+    for fd in {null, out_w, err_w}:
+        if fd > 2:
+            os.close(fd)
+    if keep >= 0:
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1 << 20)
+    else:
+        os.closerange(3, 1 << 20)
+
+
+def _text_streams(line_buffered: bool) -> None:
+    """New sys.stdout/sys.stderr on fds 1 and 2: stdout line- or block-buffered as asked (whatever
+    PYTHONUNBUFFERED says), stderr line-buffered, as Python makes them for a terminal or a pipe."""
+    import io
+
+    for name, fd, line in (("stdout", 1, line_buffered), ("stderr", 2, True)):
+        old = getattr(sys, name)
+        raw = io.FileIO(fd, "w", closefd=False)
+        stream = io.TextIOWrapper(
+            io.BufferedWriter(raw),
+            encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or "strict",
+            line_buffering=line,
+        )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def _wait_go(go_fd: int) -> None:
+    """Block until the supervisor has put us in the run's cgroups; leave if it is gone."""
+    try:
+        ok = os.read(go_fd, 1) == b"g"
+    except OSError:
+        ok = False
+    os.close(go_fd)
+    if not ok:
+        os._exit(125)
+
+
+def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> None:
+    """Everything common to Python and program runs, up to (not including) running anything."""
+    os.setpgid(0, 0)
+    budget = int(cfg["max_processes"])
+    if os.geteuid() != 0:
+        _limit_nproc(budget)
+    supervisor, caller = os.getppid(), cfg["caller"]
+    groups = {supervisor}
+    try:
+        groups.add(os.getpgid(caller))
+    except OSError:
+        pass
+    protect((supervisor, caller), tuple(sorted(groups)))
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if wake_fd >= 0:
+        signal.set_wakeup_fd(-1)
+    _stdio(out_w, err_w, go_fd)
+    set_title(str(cfg["title"]))
+
+
+def become_program(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> None:
+    """Exec ``cfg["argv"]`` as the run's parent (a program run); never returns.
+
+    >>> callable(become_program)
+    True
+    """
+    code = 127
+    try:
+        _prepare(cfg, out_w, err_w, go_fd, wake_fd)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as subprocess does for the programs it runs
+        argv = [str(a) for a in cfg["argv"]]
+        _wait_go(go_fd)
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        code = 126 if exc.errno in (errno.EACCES, errno.ENOEXEC) else 127
+        os.write(2, f"fork110: cannot run {cfg['argv'][0]!r}: {exc.strerror}\n".encode())
+    except BaseException:
+        pass
+    os._exit(code)
+
+
+def become_parent(
+    cfg: Config,
+    out_w: int,
+    err_w: int,
+    go_fd: int,
+    wake_fd: int,
+    run: tuple[str, bool, str, int, int, str],
+) -> None:
+    """Turn this freshly forked supervisor into the run's parent and run the user's code.
+
+    *run* is ``(socket address, count forks ourselves, lock path, supervisor pid, session id,
+    marker token)``.
+    Returns only by raising SystemExit (the interpreter then finishes as ``python -c`` would).
+
+    >>> callable(become_parent)
+    True
+    """
+    try:
+        _prepare(cfg, out_w, err_w, go_fd, wake_fd)
+        for name in [n for n in sys.modules if n == "fork110" or n.startswith("fork110.")]:
+            del sys.modules[
+                name
+            ]  # the supervisor's stub package: let `import fork110` load the real one
+        import site
+
+        site.main()
+        sys.path[:] = [str(p) for p in cfg["path"]]
+        main = type(sys)("__main__")
+        sys.modules["__main__"] = main
+        sys.argv[:] = ["-c"]
+        _text_streams(cfg["line_buffered"])
+        addr, check, lock_path, supervisor, sid, token = run
+        budget = int(cfg["max_processes"])
+        hooks.install(
+            hooks.RunState(addr, "parent", budget, check, lock_path, supervisor, sid, token)
+        )
+        import atexit
+
+        atexit.register(_die_by_sigint)  # the first registered runs last, after the user's own
+        source, filename = str(cfg["code"]), str(cfg["filename"])
+        import linecache
+
+        lines = source.splitlines(keepends=True)
+        linecache.cache[filename] = (len(source), None, lines, filename)
+        code = compile(source, filename, "exec")
+        _wait_go(go_fd)
+    except BaseException as exc:  # our set-up failed: say so and leave as a failed run
+        try:
+            os.write(2, f"fork110: the contained run could not start: {exc!r}\n".encode())
+        finally:
+            os._exit(125)
+    global _interrupted
+    try:
+        exec(code, main.__dict__)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt as exc:
+        _report(exc)
+        _interrupted = True
+        raise SystemExit(130) from None
+    except BaseException as exc:
+        _report(exc)
+        raise SystemExit(1) from None
+    raise SystemExit(0)
+
+
+_interrupted = False
+
+
+def _report(exc: BaseException) -> None:
+    """Print an uncaught exception as the interpreter would, without our frame above the user's."""
+    tb = exc.__traceback__
+    exc = exc.with_traceback(tb.tb_next if tb is not None else None)
+    if sys.excepthook is sys.__excepthook__:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)  # shows the lines (linecache)
+    else:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def _die_by_sigint() -> None:
+    """Exit by SIGINT after an uncaught KeyboardInterrupt, as the interpreter itself does."""
+    if not _interrupted:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)

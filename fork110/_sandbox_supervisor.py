@@ -1,0 +1,559 @@
+"""The supervisor of a contained run: a fresh interpreter between the caller and the user's code.
+
+Started by the caller (through :class:`fork110.Command`) as ``python -S <this file>``, it reads
+its configuration from stdin, then: makes itself a session leader and a child subreaper (so
+every orphan of the run is adopted by it, not by init), makes the run's cgroups, forks the run's
+first process ("parent", see :mod:`fork110._sandbox_child`) and supervises until the run is over:
+
+* it relays every process's output, line by line, and the events the processes report
+  (:mod:`fork110._sandbox_hooks`), as frames on its stdout, in causal order per process;
+* it watches each process with a pidfd (exit), reaps whatever it adopts, and finds processes
+  started by C code by walking its descendants every ``scan`` seconds;
+* the watchdog: at ``timeout`` it records who is still alive and in what state, then kills all;
+* the lifeline: end of file on stdin, or its parent changing, means the caller has gone (even
+  by SIGKILL): it kills the whole run and exits. A ``KILL`` byte asks for the same.
+
+Killing is ``cgroup.kill`` where there is one, then SIGKILL to every descendant, round after
+round, reaping as it goes, until none is left. Only builtin and ``ctypes`` modules are loaded
+before the first event is sent: start-up is on the clock.
+
+>>> Supervisor  # doctest: +ELLIPSIS
+<class '...Supervisor'>
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__" and "fork110" not in sys.modules:
+    # Run by path: make the package importable without executing its __init__ (the Command API
+    # and more, which the supervisor does not need), and drop this directory from sys.path.
+    del sys.path[0]
+    _pkg = type(sys)("fork110")
+    _pkg.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+    sys.modules["fork110"] = _pkg
+
+import _socket
+import select
+import signal
+import time
+
+from fork110 import _sandbox_wire as wire
+from fork110._sandbox_cgroup import PREFIX, RunCgroup, remove_stale
+from fork110._sandbox_procs import (
+    descendants,
+    kill_until_gone,
+    read_cmdline,
+    read_stat,
+    read_wchan,
+    reap_all,
+)
+from fork110._sandbox_tracker import Proc, Tracker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import cast
+
+    from fork110._sandbox_wire import Config
+else:
+
+    def cast(_type: object, value: object) -> object:
+        return value
+
+
+__all__ = ["Supervisor", "main"]
+
+_PR_SET_CHILD_SUBREAPER = 36
+_IN = select.POLLIN | select.POLLHUP | select.POLLERR
+_STATE_WORDS = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "in disk sleep",
+    "Z": "a zombie",
+    "T": "stopped",
+    "t": "traced",
+}
+
+
+class Supervisor(Tracker):
+    """One run, from set-up to the final ``done`` frame."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        pid = os.getpid()
+        self.token = os.urandom(6).hex()
+        super().__init__(
+            self.token,
+            select.poll(),
+            int(cfg["max_events"]),
+            int(cfg["max_output"]),
+            pid,
+        )
+        self.pid = pid
+        self.caller = int(cfg["caller"])
+        self.budget = int(cfg["max_processes"])
+        self.timeout = float(cfg["timeout"])
+        self.scan_every = float(cfg["scan"])
+        self.pidfds: dict[int, int] = {}
+        self.killing = ""
+        self.timed_out = self.caller_gone = self.term = self.kill_asked = False
+        self.cgroup: RunCgroup | None = None
+        self.mode = "wrapper"
+        self.lock_path = ""
+        self.addr = ""
+        self.sid = pid
+        self.start = time.monotonic()
+        self.deadline = self.start + self.timeout
+        self.next_scan = self.start
+        self.settled = 0.0
+        self.receiving = False
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+        self.wake_r = self.wake_w = -1
+
+    # -- output to the caller ---------------------------------------------------------------------
+
+    def flush(self) -> None:
+        while self.out and not self.caller_gone:
+            try:
+                n = os.write(1, self.out[:262144])
+            except BlockingIOError:
+                return
+            except OSError:  # EPIPE: the caller closed its end
+                self.lost_caller()
+                return
+            del self.out[:n]
+
+    # -- set-up -----------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        try:
+            os.setsid()
+        except OSError:
+            pass
+        self.sid = os.getsid(0)
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGCHLD, self._on_sigchld)  # wakes the poll through the wakeup fd
+        signal.set_wakeup_fd(self.wake_w)
+        tag = f"{PREFIX}{self.pid}-{self.ticks(self.pid)}"
+        enforce = self.cfg["enforce"]
+        if enforce != "none":
+            remove_stale()
+            self.cgroup = RunCgroup.create(tag, self.budget, limit=enforce == "auto")
+        if self.cgroup is not None and self.cgroup.limit_dir is not None:
+            self.mode = "cgroup"
+        elif os.geteuid() != 0:
+            self.mode = "rlimit"
+        if self.mode != "cgroup":
+            base = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+            self.lock_path = f"{base}/{tag}.lock"
+            os.close(os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600))
+        self.addr = f"\0{tag}"
+        self.sock.bind(self.addr)
+        self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1 << 20)
+        self.sock.setblocking(False)
+        os.set_blocking(1, False)
+        for fd in (0, self.sock.fileno(), self.wake_r):
+            self.poller.register(fd, _IN)  # type: ignore[union-attr]
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.term = True
+
+    def _on_sigchld(self, signum: int, frame: object) -> None:
+        pass
+
+    # -- the first process ------------------------------------------------------------------------
+
+    def start_parent(self) -> int:
+        """Fork the run's first process; in the child this never returns (it raises SystemExit)."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            from fork110 import _sandbox_child as child
+
+            self.sock.detach()  # its fd is closed with the others; the object must not own it
+            if self.cfg["mode"] == "program":
+                child.become_program(self.cfg, out_w, err_w, go_r, self.wake_w)
+            run = (self.addr, self.mode != "cgroup", self.lock_path, self.pid, self.sid, self.token)
+            child.become_parent(self.cfg, out_w, err_w, go_r, self.wake_w, run)
+            os._exit(125)  # not reached
+        os.close(out_w)
+        os.close(err_w)
+        os.close(go_r)
+        self.parent_pid = pid
+        info = {
+            "supervisor": self.pid,
+            "sid": self.sid,
+            "parent": pid,
+            "mode": self.mode,
+            "cgroups": self.cgroup.dirs() if self.cgroup is not None else [],
+            "lock": self.lock_path,
+        }
+        self.emit("info", self.pid, "supervisor", extra=info)
+        proc = self.register(pid, self.pid, "parent", hooked=self.cfg["mode"] == "python")
+        argv = self.cfg["argv"]
+        text = " ".join(map(str, argv)) if self.cfg["mode"] == "program" else str(self.cfg["title"])
+        self.emit("start", pid, proc.name, pid, proc.name, text=text, extra=self.ticks(pid))
+        self.flush()
+        if self.cgroup is not None:  # while the child imports: it waits for "go" to run anything
+            self.cgroup.join(pid)
+        try:
+            os.write(go_w, b"g")
+        except OSError:
+            pass
+        os.close(go_w)
+        self.forks += 1
+        self.attach(proc, out_r, "o")
+        self.attach(proc, err_r, "e")
+        self.announce(proc)
+        if self.kill_asked:
+            self.kill_run("killed")
+        return pid
+
+    def watch(self, proc: Proc) -> None:
+        try:
+            proc.pidfd = os.pidfd_open(proc.pid)
+        except OSError:
+            proc.scan_only = True  # gone already (or no pidfds): the scan will see to it
+        else:
+            self.pidfds[proc.pidfd] = proc.pid
+            self.poller.register(proc.pidfd, select.POLLIN)  # type: ignore[union-attr]
+
+    def unwatch(self, proc: Proc) -> None:
+        if proc.pidfd != -1:
+            del self.pidfds[proc.pidfd]
+            self.poller.unregister(proc.pidfd)  # type: ignore[union-attr]
+            os.close(proc.pidfd)
+            proc.pidfd = -1
+
+    # -- events from the run ----------------------------------------------------------------------
+
+    def receive(self, limit: int = 512) -> None:
+        if self.receiving:
+            return
+        self.receiving = True
+        try:
+            for _ in range(limit):
+                try:
+                    data, anc, _flags, _addr = self.sock.recvmsg(
+                        65536, _socket.CMSG_SPACE(16), _socket.MSG_CMSG_CLOEXEC
+                    )
+                except (BlockingIOError, InterruptedError):
+                    return
+                fds: list[int] = []
+                for level, typ, payload in anc:
+                    if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
+                        usable = len(payload) - len(payload) % 4
+                        fds.extend(
+                            int.from_bytes(payload[i : i + 4], "little", signed=True)
+                            for i in range(0, usable, 4)
+                        )
+                taken: list[int] = []
+                try:
+                    taken = self.handle(data, fds)
+                finally:
+                    for fd in fds:
+                        if fd not in taken:
+                            os.close(fd)
+        finally:
+            self.receiving = False
+
+    def read_stream(self, fd: int) -> None:
+        self.receive()  # what a process reported before writing comes before its marker
+        if fd in self.streams:
+            super().read_stream(fd)
+
+    def on_pidfd(self, fd: int) -> None:
+        pid = self.pidfds[fd]
+        proc = self.procs[pid]
+        self.unwatch(proc)
+        self.receive()  # a reap report may be waiting: it carries the status
+        if proc.exited:
+            return
+        st = read_stat(pid)
+        if st is None or st.state in "ZX":
+            self.check_gone(proc)
+        else:  # a leader gone while its threads live on: watch it by scanning
+            proc.scan_only = True
+
+    def reap(self) -> None:
+        for pid, status in reap_all():
+            self.reaped(pid, status, self.pid)
+
+    # -- scanning, watchdog, killing --------------------------------------------------------------
+
+    def alive(self) -> set[int]:
+        found = descendants(self.pid)
+        if self.cgroup is not None:
+            found |= self.cgroup.procs()
+        found.discard(self.pid)
+        return found
+
+    def scan(self) -> set[int]:
+        alive = self.alive()
+        for pid in sorted(alive):
+            if pid not in self.procs:
+                self.discover(pid)
+        for proc in list(self.procs.values()):
+            if not proc.reaped and (proc.scan_only or proc.exited or proc.pid not in alive):
+                self.check_gone(proc)
+        self.peak = max(self.peak, len(alive))
+        self.expire(time.monotonic())
+        if self.mode != "cgroup" and len(alive) > self.budget and not self.killing:
+            self.emit(
+                "note",
+                self.pid,
+                "supervisor",
+                text=f"{len(alive)} processes, over the budget of {self.budget} (forks the "
+                "fork wrapper did not see): killing the run",
+            )
+            self.kill_run("over budget")
+        return alive
+
+    def watchdog(self) -> None:
+        alive = self.scan()
+        survivors = []
+        words = []
+        for pid in sorted(alive):
+            st = read_stat(pid)
+            proc = self.procs.get(pid)
+            if st is None or proc is None:
+                continue
+            wchan = read_wchan(pid)
+            survivors.append(
+                (
+                    pid,
+                    st.ppid,
+                    proc.name,
+                    st.state,
+                    wchan,
+                    read_cmdline(pid),
+                    st.threads,
+                    st.pgrp,
+                    st.sid,
+                )
+            )
+            how = _STATE_WORDS.get(st.state, st.state)
+            where = f" in {wchan}" if wchan and st.state in "SD" else ""
+            words.append(f"{proc.name} ({how}{where})")
+        self.timed_out = True
+        text = f"timed out after {self.timeout:g} s; still alive: {', '.join(words) or 'none'}"
+        self.emit("watchdog", self.pid, "supervisor", text=text, extra=survivors)
+        self.kill_run("timeout")
+
+    def kill_run(self, reason: str) -> None:
+        if self.killing:
+            return
+        self.killing = reason
+        cg = self.cgroup
+        count, reaped = kill_until_gone(
+            self.alive,
+            deadline=time.monotonic() + 0.9,
+            reap=True,
+            cgroup_kill=cg.kill if cg else None,
+        )
+        self.receive()
+        for proc in list(self.procs.values()):
+            self.drain(proc)
+        plural = "es" if count != 1 else ""
+        self.emit("kill", self.pid, "supervisor", text=f"{reason}: killed {count} process{plural}")
+        for pid, status in reaped:
+            self.reaped(pid, status, self.pid)
+
+    def lost_caller(self) -> None:
+        """The caller died (its end of a pipe closed, or we were adopted): kill, drop output."""
+        if not self.caller_gone:
+            self.caller_gone = True
+            self.out.clear()
+            self.kill_run("caller gone")
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def finished(self, now: float) -> bool:
+        """True when no process of the run is left and their pipes are drained."""
+        if any(not p.reaped for p in self.procs.values()) or self.alive():
+            self.settled = 0.0
+            return False
+        self.receive()  # late reports from the dead (a hello may still carry pipes)
+        for proc in list(self.procs.values()):
+            self.drain(proc)  # every writer is gone: the pipes reach end of file now
+        if any(not p.reaped for p in self.procs.values()):
+            return False
+        if not self.settled:
+            self.settled = now + 0.5
+        return not self.streams or now > self.settled
+
+    def run(self) -> None:
+        poller = self.poller
+        assert poller is not None
+        while True:
+            now = time.monotonic()
+            self.flush()
+            if self.term:
+                self.term = False
+                self.kill_run("supervisor signalled")
+            if os.getppid() != self.caller:
+                self.lost_caller()
+            if not self.killing and now >= self.deadline:
+                self.watchdog()
+            if now >= self.next_scan:
+                self.scan()
+                self.next_scan = now + self.scan_every
+            if self.finished(now):
+                break
+            wait = min(self.next_scan, self.deadline if not self.killing else now + 0.05) - now
+            writing = bool(self.out) and not self.caller_gone
+            if writing:
+                poller.register(1, select.POLLOUT)
+            ready = poller.poll(max(0.0, min(wait, 0.05)) * 1000 + 1)
+            if writing:
+                poller.unregister(1)
+            for fd, mask in sorted(ready, key=self._order):
+                self.dispatch(fd, mask)
+            self.reap()
+        self.finish()
+
+    def _order(self, item: tuple[int, int]) -> int:
+        """The socket first (reports precede markers), pidfds last (exits follow output)."""
+        fd = item[0]
+        return 0 if fd == self.sock.fileno() else 2 if fd in self.pidfds else 1
+
+    def dispatch(self, fd: int, mask: int) -> None:
+        if fd == 1:
+            if mask & (select.POLLERR | select.POLLHUP):
+                self.lost_caller()
+            else:
+                self.flush()
+        elif fd == 0:
+            try:
+                data = os.read(0, 4096)
+            except OSError:
+                data = b""
+            if not data:  # the lifeline: the caller closed it, or died; it may still read
+                self.poller.unregister(0)  # type: ignore[union-attr]
+                self.kill_run("caller gone")
+            elif wire.KILL in data:
+                self.kill_run("killed")
+        elif fd == self.wake_r:
+            try:
+                os.read(fd, 4096)
+            except OSError:
+                pass
+        elif fd == self.sock.fileno():
+            self.receive()
+        elif fd in self.pidfds:
+            self.on_pidfd(fd)
+        elif fd in self.streams:
+            self.read_stream(fd)
+
+    def finish(self) -> None:
+        self.final = True
+        self.receive()
+        for proc in list(self.procs.values()):
+            self.announce_now(proc)
+            self.drain(proc)
+            self.force(proc)
+        left = self.alive()
+        if left:  # cannot happen short of a kernel refusing SIGKILL; say so rather than hide it
+            self.kill_run("left over")
+            left = self.alive()
+        refusals = max(self.refusals, self.cgroup.refusals() if self.cgroup else 0)
+        removed = self.cgroup.remove(time.monotonic() + 0.5) if self.cgroup else True
+        if self.lock_path:
+            try:
+                os.unlink(self.lock_path)
+            except OSError:
+                pass
+        if self.dropped:
+            text = f"{self.dropped} more events were dropped (limit {self.max_events})"
+            self.emit("note", self.pid, "supervisor", text=text)
+        summary = {
+            "status": self.parent_status,
+            "timed_out": self.timed_out,
+            "killed": self.killing,
+            "peak": self.peak,
+            "refusals": refusals,
+            "forks": self.forks,
+            "left": len(left),
+            "cgroups_removed": removed,
+            "mode": self.mode,
+            "dropped": self.dropped,
+            "truncated": self.truncated,
+        }
+        self.emit("done", self.pid, "supervisor", extra=summary)
+        # Hand over what is left, but do not outlive the run by more than a moment for a caller
+        # that does not read (it may be blocked, or gone without our noticing yet).
+        deadline = time.monotonic() + 2.0
+        out = select.poll()
+        out.register(1, select.POLLOUT)
+        while self.out and not self.caller_gone and time.monotonic() < deadline:
+            if out.poll(max(0.0, deadline - time.monotonic()) * 1000):
+                self.flush()
+
+
+def read_ppid(pid: int) -> int:
+    st = read_stat(pid)
+    return -1 if st is None else st.ppid
+
+
+def read_config(fd: int = 0) -> tuple[Config, bool]:
+    """Read the configuration frame the caller writes first on our stdin; (config, kill asked)."""
+    u = wire.Unframer()
+    got: list[object] = []
+    head = b""
+    while not got:
+        # Read no further than the frame: what follows are command bytes for the loop.
+        want = 4 - len(head) if len(head) < 4 else int.from_bytes(head[:4], "big") + 4 - len(head)
+        data = os.read(fd, want)
+        if not data:
+            raise SystemExit("fork110 supervisor: no configuration on stdin")
+        head += data
+        got = u.feed(data)
+    cfg = got[0]
+    if not isinstance(cfg, dict):
+        raise SystemExit("fork110 supervisor: bad configuration")
+    return cast("Config", cfg), False
+
+
+def main() -> None:
+    """Supervise one run, configured through stdin; exits when the run is over."""
+    os.closerange(3, 1 << 20)  # nothing the caller let us inherit stays open here
+    cfg, kill = read_config()
+    sup = Supervisor(cfg)
+    sup.kill_asked = kill
+    sup.setup()
+    sup.start_parent()  # the child goes on to run the user's code and never comes back here
+    try:
+        sup.run()
+    except BaseException:  # a bug of ours: say so, and still leave nothing behind
+        import traceback
+
+        os.write(2, traceback.format_exc().encode("utf-8", "replace"))
+        cg = sup.cgroup
+        kill_until_gone(
+            sup.alive,
+            deadline=time.monotonic() + 0.9,
+            reap=True,
+            cgroup_kill=cg.kill if cg else None,
+        )
+        if cg is not None:
+            cg.remove(time.monotonic() + 0.5)
+        if sup.lock_path:
+            try:
+                os.unlink(sup.lock_path)
+            except OSError:
+                pass
+        os._exit(70)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

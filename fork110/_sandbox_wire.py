@@ -1,0 +1,192 @@
+"""The three small protocols of a contained run, and nothing else (imported by every side).
+
+* caller -> supervisor, on the supervisor's stdin: one frame holding the run's configuration, then
+  single command bytes (:data:`KILL`); end of file means the caller has gone (the lifeline).
+* run process -> supervisor: one datagram per event on an abstract unix socket, text fields
+  separated by NUL (:func:`pack_msg` / :func:`unpack_msg`): kind, pid, time, sequence number,
+  the relay pipes it marked (see :mod:`fork110._sandbox_relay`), then the kind's own fields;
+  file descriptors passed alongside. Datagrams are atomic whatever their size, so processes
+  writing at once never interleave.
+* supervisor -> caller, on the supervisor's stdout: frames of :mod:`marshal`-encoded tuples
+  (:func:`frame` / :class:`Unframer`). Both ends run the same interpreter, so marshal is exact
+  and costs nothing to import, which matters: the supervisor's start-up is on the clock.
+
+Only builtin modules are imported here (the supervisor runs with ``python -S``).
+
+>>> u = Unframer()
+>>> u.feed(frame(("fork", 1.5, 42)) + frame(("exit",))[:3])
+[('fork', 1.5, 42)]
+>>> u.feed(frame(("exit",))[3:])
+[('exit',)]
+"""
+
+from __future__ import annotations
+
+import marshal
+
+TYPE_CHECKING = False  # typing costs milliseconds to import, and the supervisor is on the clock
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class Config(TypedDict):
+        """What the caller sends the supervisor (a plain dict at run time)."""
+
+        mode: str  # "python" or "program"
+        code: str
+        argv: list[str]
+        filename: str
+        title: str
+        line_buffered: bool
+        path: list[str]
+        max_processes: int
+        timeout: float
+        scan: float
+        max_events: int
+        max_output: int
+        enforce: str  # "auto", "wrapper" or "none"
+        caller: int
+        t0: float
+
+    class Info(TypedDict):
+        """The supervisor's first frame: who is who, and how the budget is enforced."""
+
+        supervisor: int
+        sid: int
+        parent: int
+        mode: str
+        cgroups: list[str]
+        lock: str
+
+    class Summary(TypedDict):
+        """The supervisor's last frame."""
+
+        status: int
+        timed_out: bool
+        killed: str
+        peak: int
+        refusals: int
+        forks: int
+        left: int
+        cgroups_removed: bool
+        mode: str
+        dropped: int
+        truncated: bool
+
+    # (kind, monotonic time, pid, name, other pid, other name, raw status or -1, text, extra)
+    Record = tuple[str, float, int, str, int, str, int, str, object]
+    # a watchdog survivor: (pid, ppid, name, state, wchan, command, threads, pgrp, sid)
+    Survivor = tuple[int, int, str, str, str, str, int, int, int]
+
+__all__ = [
+    "KILL",
+    "MSG_EXEC",
+    "MSG_EXEC_ERROR",
+    "MSG_FORK",
+    "MSG_HELLO",
+    "MSG_REAP",
+    "MSG_REFUSED",
+    "MSG_SPAWN",
+    "Unframer",
+    "frame",
+    "pack_msg",
+    "unpack_msg",
+]
+
+KILL = b"k"
+"""The command byte asking the supervisor to kill the run now."""
+
+# Kinds of datagrams a run process sends to the supervisor (after kind: pid, monotonic time, ...).
+MSG_HELLO = "hello"  # ppid, proposed name, streams ("o", "e", "oe" or ""); fds in that order
+MSG_FORK = "fork"  # child pid, proposed child name
+MSG_SPAWN = "spawn"  # child pid, proposed child name, argv text, streams; fds in that order
+MSG_EXEC = "exec"  # argv text
+MSG_EXEC_ERROR = "exec-error"  # error text
+MSG_REFUSED = "refused"  # explanation
+MSG_REAP = "reap"  # reaped pid, raw wait status
+
+_HEADER = 4
+_MAX_FRAME = 1 << 30
+
+
+def frame(obj: object) -> bytes:
+    """One length-prefixed marshal frame.
+
+    >>> frame((1,))[4:] == marshal.dumps((1,)), int.from_bytes(frame((1,))[:4], "big") > 0
+    (True, True)
+    """
+    data = marshal.dumps(obj)  # type: ignore[arg-type]
+    return len(data).to_bytes(_HEADER, "big") + data
+
+
+class Unframer:
+    """Reassembles frames from a byte stream read in arbitrary pieces.
+
+    >>> Unframer().feed(b"")
+    []
+    """
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[object]:
+        """Add bytes; return the objects whose frames are now complete.
+
+        >>> u = Unframer(); u.feed(frame("a") + frame("b"))
+        ['a', 'b']
+        """
+        buf = self._buf
+        buf += data
+        out: list[object] = []
+        pos = 0
+        while len(buf) - pos >= _HEADER:
+            size = int.from_bytes(buf[pos : pos + _HEADER], "big")
+            if size > _MAX_FRAME:
+                raise ValueError(f"corrupt frame header (size {size})")
+            end = pos + _HEADER + size
+            if end > len(buf):
+                break
+            out.append(marshal.loads(bytes(buf[pos + _HEADER : end])))
+            pos = end
+        del buf[:pos]
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not yet make a whole frame.
+
+        >>> u = Unframer(); _ = u.feed(b"\\0\\0"); u.pending
+        2
+        """
+        return len(self._buf)
+
+
+def pack_msg(kind: str, pid: int, when: float, *fields: object) -> bytes:
+    """A datagram from a run process: ``kind``, ``pid``, ``when`` and more fields, NUL-separated.
+
+    The last field may itself contain NULs (it is split off last).
+
+    >>> pack_msg("fork", 7, 1.25, 8, "child-1")
+    b'fork\\x007\\x001.25\\x008\\x00child-1'
+    """
+    parts = [kind, str(pid), repr(when)]
+    parts.extend(str(f) for f in fields)
+    return "\0".join(parts).encode("utf-8", "surrogateescape")
+
+
+def unpack_msg(data: bytes, nfields: int) -> tuple[str, int, float, list[str]] | None:
+    """Parse a datagram made by :func:`pack_msg` with *nfields* extra fields; None if malformed.
+
+    >>> unpack_msg(pack_msg("fork", 7, 1.25, 8, "child-1"), 2)
+    ('fork', 7, 1.25, ['8', 'child-1'])
+    >>> unpack_msg(b"junk", 2) is None
+    True
+    """
+    parts = data.decode("utf-8", "surrogateescape").split("\0", 2 + nfields)
+    if len(parts) != 3 + nfields:
+        return None
+    try:
+        return parts[0], int(parts[1]), float(parts[2]), parts[3:]
+    except ValueError:
+        return None

@@ -1,0 +1,350 @@
+"""Contained runs: run code that forks, safely, and watch what its processes do.
+
+Every live demo, the ``%%contained`` cell magic and the widgets run code through here. The code
+runs in a fresh interpreter started with :class:`fork110.Command` (the caller, a notebook kernel,
+never forks), under a supervisor that guarantees, whatever the code does:
+
+* **containment**: the run is its own session and process group, and its supervisor is a child
+  subreaper, so orphans stay in the run, visible, and get reaped;
+* **a fork budget** (``max_processes``, default 32) that holds even as root: a fork past it
+  fails with ``BlockingIOError`` (EAGAIN), as a real fork does at its limit. The kernel enforces
+  it through a pids cgroup where one can be made (root); elsewhere every Python-level fork is
+  counted under a lock, and RLIMIT_NPROC is set too where the user is not root;
+* **a watchdog**: a run alive after ``timeout`` seconds is killed whole and reported as timed
+  out, naming the processes still alive and what they were doing (``S`` sleeping in
+  ``futex_wait``, say, for a child deadlocked on a lock copied from its parent);
+* **clean-up**: when the run ends, when the caller is interrupted (KeyboardInterrupt, the
+  kernel's interrupt button), when the caller exits, even when it is killed with SIGKILL, every
+  process of the run is killed and reaped within a second; ``leaked`` is checked, and is 0;
+* **output through pipes**: each process's stdout and stderr reach the caller through pipes of
+  its own (never the caller's own fds), as ``stdout``/``stderr`` events naming the process, in
+  the order the process wrote them and made its forks, execs and reaps;
+* **no stray signals**: ``kill(-1)``, and signals to the supervisor or to the caller, fail with
+  EPERM even from C code (a seccomp filter); Python code may only signal the run's processes.
+
+What enforces the budget, by environment (``ContainedRun.enforcement`` says which held):
+
+* ``"cgroup"`` (root, cgroups writable, as on the course machines): the kernel's pids
+  controller. Exact for everything: Python, C, exec'd programs. It counts threads as well.
+* ``"rlimit"`` (not root): every Python-level fork, spawn and ``os.system`` is counted under a
+  lock, exactly; RLIMIT_NPROC (the user's processes now plus the budget) holds C code back too,
+  loosely, since it counts all the user's processes.
+* ``"wrapper"`` (root without cgroups): Python-level forks are counted exactly; processes made
+  by C code or exec'd programs are not held back by the kernel, but the supervisor, which
+  walks the tree every ``sample_interval``, kills the whole run as soon as it sees more than
+  the budget (reported in ``killed`` and ``notes``).
+
+Not covered: memory, disk and network (a run may use as much memory as the machine allows);
+C code can still signal processes outside the run by pid, other than the supervisor and the
+caller (only a pid namespace could hide them).
+
+>>> run("print('hello from', 'the parent')").stdout
+'hello from the parent\\n'
+>>> r = run('''
+... import os
+... pid = os.fork()
+... if pid == 0:
+...     print("child")
+...     os._exit(3)
+... os.waitpid(pid, 0)
+... ''')
+>>> print(r.transcript(output=False))
+parent started: python <contained>
+parent forked child-1
+child-1 exited (exit status: 3)
+parent reaped child-1 (exit status: 3)
+parent exited (exit status: 0)
+supervisor reaped parent (exit status: 0)
+end: parent exit status: 0; 2 processes; nothing left
+
+A fork bomb (every process forks as fast as it can, and shrugs off refusals) stays within its
+budget until the watchdog ends it:
+
+>>> bomb = run('''
+... import os
+... while True:
+...     try:
+...         os.fork()
+...     except BlockingIOError:
+...         pass
+... ''', max_processes=8, timeout=0.5)
+>>> bomb.timed_out, bomb.peak_processes <= 8, bomb.refusals > 0, bomb.leaked
+(True, True, True, 0)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+from collections.abc import Generator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from fork110._sandbox_live import LiveRun, SandboxError
+from fork110._sandbox_result import ContainedRun, Event
+
+if TYPE_CHECKING:
+    from fork110._sandbox_wire import Config
+
+__all__ = [
+    "ContainedRun",
+    "Event",
+    "LiveRun",
+    "SandboxError",
+    "run",
+    "run_program",
+    "start",
+    "start_program",
+    "stream",
+]
+
+_ENFORCE = ("auto", "wrapper", "none")
+
+
+def _config(
+    mode: str,
+    code: str,
+    argv: list[str],
+    filename: str,
+    *,
+    max_processes: int,
+    timeout: float,
+    sample_interval: float,
+    max_events: int,
+    max_output: int,
+    enforce: str,
+    line_buffered: bool = True,
+) -> Config:
+    """Check the limits (clear errors for bad ones) and build the supervisor's configuration."""
+    if isinstance(max_processes, bool) or not isinstance(max_processes, int):
+        raise TypeError(f"max_processes must be an int, not {type(max_processes).__name__}")
+    if max_processes < 1:
+        raise ValueError(
+            f"max_processes must be at least 1 (the run's own first process), not {max_processes}"
+        )
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a positive, finite number of seconds, not {timeout!r}")
+    if (
+        isinstance(sample_interval, bool)
+        or not isinstance(sample_interval, (int, float))
+        or not 0 < sample_interval < math.inf
+    ):
+        raise ValueError(
+            f"sample_interval must be a positive number of seconds, not {sample_interval!r}"
+        )
+    for name, value in (("max_events", max_events), ("max_output", max_output)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, not {value!r}")
+    if enforce not in _ENFORCE:
+        raise ValueError(f"enforce must be one of {_ENFORCE}, not {enforce!r}")
+    title = f"python {filename}" if mode == "python" else ""  # what ps shows for the parent
+    return {
+        "mode": mode,
+        "code": code,
+        "argv": argv,
+        "filename": filename,
+        "title": title,
+        "line_buffered": bool(line_buffered),
+        "path": [str(p) for p in sys.path] if mode == "python" else [],
+        "max_processes": max_processes,
+        "timeout": float(timeout),
+        "scan": min(float(sample_interval), 0.05),
+        "max_events": max_events,
+        "max_output": max_output,
+        "enforce": enforce,
+        "caller": os.getpid(),
+        "t0": 0.0,
+    }
+
+
+def start(
+    code: str,
+    *,
+    max_processes: int = 32,
+    timeout: float = 5.0,
+    snapshots: bool = True,
+    sample_interval: float = 0.05,
+    line_buffered: bool = True,
+    filename: str = "<contained>",
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    max_events: int = 20_000,
+    max_output: int = 4 << 20,
+    enforce: str = "auto",
+) -> LiveRun:
+    """Start running Python *code* contained; return the :class:`LiveRun` (use it with ``with``).
+
+    The code runs as ``python -c`` would, with the caller's ``sys.path``, in *cwd* with *env*
+    (the caller's by default). Its stdout and stderr are line-buffered, as on a terminal, unless
+    ``line_buffered=False`` (then a fork duplicates what was not yet flushed, as with a pipe).
+    ``snapshots`` samples the tree every *sample_interval* seconds and on every fork and exit.
+    ``enforce`` is for tests: ``"wrapper"`` counts forks in Python even where a cgroup could.
+    Raises SyntaxError for code that does not compile, ValueError/TypeError for bad limits;
+    :class:`SandboxError` (from :meth:`LiveRun.result`) if the run could not be started at all.
+    Anything the code itself does, raises or prints is reported in the result, not raised.
+
+    >>> with start("print(6 * 7)") as live:
+    ...     live.result().stdout
+    '42\\n'
+    """
+    if not isinstance(code, str):
+        raise TypeError(f"code must be a str of Python source, not {type(code).__name__}")
+    if not isinstance(filename, str) or not filename:
+        raise ValueError("filename must be a non-empty str")
+    try:
+        compile(code, filename, "exec")
+    except ValueError as exc:  # NUL bytes, before 3.12
+        raise SyntaxError(f"{exc} in the contained code") from None
+    cfg = _config(
+        "python",
+        code,
+        [],
+        filename,
+        max_processes=max_processes,
+        timeout=timeout,
+        sample_interval=sample_interval,
+        max_events=max_events,
+        max_output=max_output,
+        enforce=enforce,
+        line_buffered=line_buffered,
+    )
+    return LiveRun(cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env)
+
+
+def run(code: str, **limits: Any) -> ContainedRun:
+    """Run Python *code* contained, to the end; see :func:`start` for the keyword arguments.
+
+    An interrupt (KeyboardInterrupt) kills and reaps the whole run before it propagates.
+
+    >>> r = run("import sys; print('to stderr', file=sys.stderr); sys.exit(4)")
+    >>> r.status, r.stderr
+    (<ExitStatus exit status: 4>, 'to stderr\\n')
+    """
+    with start(code, **limits) as live:
+        return live.result()
+
+
+def stream(code: str, **limits: Any) -> Generator[Event, None, None]:
+    """Yield the events of a contained run of *code* as they happen (``end`` last).
+
+    Closing the generator early (or an exception in the loop) kills the run.
+
+    >>> [e.describe() for e in stream("print('a'); print('b')") if e.kind == "stdout"]
+    ['parent | a', 'parent | b']
+    """
+    with start(code, **limits) as live:
+        yield from live
+
+
+def start_program(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    max_processes: int = 32,
+    timeout: float = 5.0,
+    snapshots: bool = True,
+    sample_interval: float = 0.02,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    max_events: int = 20_000,
+    max_output: int = 4 << 20,
+    enforce: str = "auto",
+) -> LiveRun:
+    """Start a program (a compiled C demo, say) as the run's first process, contained.
+
+    The same guarantees hold, with one difference: nothing in the program reports its forks,
+    so the supervisor finds its processes by walking the tree every *sample_interval* seconds
+    (a very short-lived process can be missed), output is attributed to the process that owns
+    the pipe (children share their parent's), and the budget is the kernel's (pids cgroup, or
+    RLIMIT_NPROC when not root); as root without cgroups the supervisor kills the whole run as
+    soon as it sees more than ``max_processes`` processes. Raises FileNotFoundError if the
+    program cannot be found.
+
+    >>> with start_program(["sh", "-c", "echo hi"]) as live:
+    ...     live.result().stdout
+    'hi\\n'
+    """
+    args = [os.fspath(a) for a in argv] if not isinstance(argv, (str, bytes)) else None
+    if not args or not all(isinstance(a, str) for a in args):
+        raise TypeError(
+            "argv must be a non-empty sequence of str (the program, then its arguments)"
+        )
+    program = args[0]
+    search = env.get("PATH") if env is not None else None
+    if shutil.which(program, path=search) is None:
+        raise FileNotFoundError(2, "No such file or directory (or not executable)", program)
+    cfg = _config(
+        "program",
+        "",
+        args,
+        "",
+        max_processes=max_processes,
+        timeout=timeout,
+        sample_interval=sample_interval,
+        max_events=max_events,
+        max_output=max_output,
+        enforce=enforce,
+    )
+    return LiveRun(cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env)
+
+
+def run_program(argv: Sequence[str | os.PathLike[str]], **limits: Any) -> ContainedRun:
+    """Run a program contained, to the end; see :func:`start_program`.
+
+    >>> run_program(["sh", "-c", "exit 5"]).status
+    <ExitStatus exit status: 5>
+    """
+    with start_program(argv, **limits) as live:
+        return live.result()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m fork110.sandbox [-c CODE | FILE | --program PROGRAM ARGS...]``: run contained,
+    print the events as they happen, then the summary; exit with ``parent``'s status (124 if the
+    watchdog fired, as ``timeout(1)`` does).
+
+    >>> main(["--max-processes", "4", "-c", "print('hi')"])
+    parent started: python <contained>
+    parent | hi
+    parent exited (exit status: 0)
+    supervisor reaped parent (exit status: 0)
+    end: parent exit status: 0; 1 process; nothing left
+    parent: exit status: 0; 1 process, peak 1 of 4; 0 left
+    0
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fork110.sandbox", description="Run code contained and watch its processes."
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("-c", dest="code", help="Python code to run")
+    what.add_argument("file", nargs="?", help="a Python file to run")
+    what.add_argument("--program", nargs=argparse.REMAINDER, help="a program and its arguments")
+    parser.add_argument("--max-processes", type=int, default=32)
+    parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--times", action="store_true", help="show when each event happened")
+    args = parser.parse_args(argv)
+    limits = {"max_processes": args.max_processes, "timeout": args.timeout}
+    if args.program:
+        live = start_program(args.program, **limits)
+    elif args.code is not None:
+        live = start(args.code, **limits)
+    else:
+        with open(args.file, encoding="utf-8") as f:
+            live = start(f.read(), filename=args.file, **limits)
+    with live:
+        for event in live:
+            print(event if args.times else event.describe(), flush=True)
+        result = live.result()
+    print(result.summary())
+    if result.timed_out:
+        return 124
+    code = result.status.code()
+    return code if code is not None else 128 + (result.status.signal() or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
