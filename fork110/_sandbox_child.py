@@ -11,7 +11,7 @@ The supervisor forks once, while it is a fresh single-threaded interpreter; the 
 3. installs a seccomp filter that makes ``kill(-1, ...)``, and signals to the supervisor and to
    the caller, fail with EPERM, for every descendant and every program they exec (as root,
    ``kill(-1, SIGKILL)`` would take down the machine);
-4. puts /dev/null on stdin and its relay pipes on stdout and stderr, closes every other fd;
+4. puts /dev/null (or the run's ``stdin`` text) on stdin and its relay pipes on stdout and stderr, closes every other fd;
 5. retitles itself (``ps`` shows ``python <contained>``, not the supervisor's command line);
 6. runs the code as ``python -c`` would, with the caller's ``sys.path``: uncaught exceptions are
    printed and exit 1, ``sys.exit`` works, atexit handlers and non-daemon threads are honoured.
@@ -163,8 +163,20 @@ def _limit_nproc(budget: int) -> None:
         pass
 
 
-def _stdio(out_w: int, err_w: int, keep: int) -> None:
-    null = os.open(os.devnull, os.O_RDONLY)
+def _stdin_fd(data: bytes | None) -> int:
+    """/dev/null, or an in-memory file holding ``data`` (read as if typed, then end of file)."""
+    if data is None:
+        return os.open(os.devnull, os.O_RDONLY)
+    fd = os.memfd_create("fork110-stdin")
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _stdio(out_w: int, err_w: int, keep: int, stdin: bytes | None = None) -> None:
+    null = _stdin_fd(stdin)
     for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
         if fd != target:
             os.dup2(fd, target)
@@ -225,7 +237,7 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if wake_fd >= 0:
         signal.set_wakeup_fd(-1)
-    _stdio(out_w, err_w, go_fd)
+    _stdio(out_w, err_w, go_fd, cfg.get("stdin"))
     set_title(str(cfg["title"]))
 
 

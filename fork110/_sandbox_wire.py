@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         enforce: str  # "auto", "wrapper" or "none"
         caller: int
         t0: float
+        stdin: bytes | None  # what the first process reads on fd 0; None: /dev/null
 
     class Info(TypedDict):
         """The supervisor's first frame: who is who, and how the budget is enforced."""

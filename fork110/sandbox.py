@@ -115,6 +115,7 @@ def _config(
     max_output: int,
     enforce: str,
     line_buffered: bool = True,
+    stdin: str | bytes | None = None,
 ) -> Config:
     """Check the limits (clear errors for bad ones) and build the supervisor's configuration."""
     if isinstance(max_processes, bool) or not isinstance(max_processes, int):
@@ -140,6 +141,8 @@ def _config(
             raise ValueError(f"{name} must be a positive int, not {value!r}")
     if enforce not in _ENFORCE:
         raise ValueError(f"enforce must be one of {_ENFORCE}, not {enforce!r}")
+    if stdin is not None and not isinstance(stdin, (str, bytes)):
+        raise TypeError(f"stdin must be str, bytes or None, not {type(stdin).__name__}")
     title = f"python {filename}" if mode == "python" else ""  # what ps shows for the parent
     return {
         "mode": mode,
@@ -157,6 +160,8 @@ def _config(
         "enforce": enforce,
         "caller": os.getpid(),
         "t0": 0.0,
+        # what the run's first process reads on fd 0 (then end of file); None: /dev/null
+        "stdin": stdin.encode("utf-8") if isinstance(stdin, str) else stdin,
     }
 
 
@@ -174,6 +179,7 @@ def start(
     max_events: int = 20_000,
     max_output: int = 4 << 20,
     enforce: str = "auto",
+    stdin: str | bytes | None = None,
 ) -> LiveRun:
     """Start running Python *code* contained; return the :class:`LiveRun` (use it with ``with``).
 
@@ -185,10 +191,14 @@ def start(
     Raises SyntaxError for code that does not compile, ValueError/TypeError for bad limits;
     :class:`SandboxError` (from :meth:`LiveRun.result`) if the run could not be started at all.
     Anything the code itself does, raises or prints is reported in the result, not raised.
+    ``stdin`` is what the run's first process reads on fd 0, as if typed, then end of file
+    (its children inherit it, as a shell's do); by default /dev/null.
 
     >>> with start("print(6 * 7)") as live:
     ...     live.result().stdout
     '42\\n'
+    >>> run("print(input()[::-1])", stdin="olleh\\n").stdout
+    'hello\\n'
     """
     if not isinstance(code, str):
         raise TypeError(f"code must be a str of Python source, not {type(code).__name__}")
@@ -210,6 +220,7 @@ def start(
         max_output=max_output,
         enforce=enforce,
         line_buffered=line_buffered,
+        stdin=stdin,
     )
     return LiveRun(cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env)
 
@@ -251,6 +262,7 @@ def start_program(
     max_events: int = 20_000,
     max_output: int = 4 << 20,
     enforce: str = "auto",
+    stdin: str | bytes | None = None,
 ) -> LiveRun:
     """Start a program (a compiled C demo, say) as the run's first process, contained.
 
@@ -286,6 +298,7 @@ def start_program(
         max_events=max_events,
         max_output=max_output,
         enforce=enforce,
+        stdin=stdin,
     )
     return LiveRun(cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env)
 

@@ -757,3 +757,30 @@ def test_many_runs_leave_nothing() -> None:
 def test_stream_yields_every_event_in_order() -> None:
     events: Iterator[Event] = sandbox.stream("print(1)")
     assert [e.kind for e in events] == ["start", "stdout", "exit", "reap", "end"]
+
+
+# -- stdin ---------------------------------------------------------------------------------------
+
+
+def test_stdin_text_reaches_the_first_process_and_its_children() -> None:
+    code = (
+        "import os, sys\n"
+        "print('parent read', os.read(0, 6).decode().strip())\n"  # unbuffered: leaves the rest
+        "if os.fork() == 0:\n"
+        "    print('child read', os.read(0, 100).decode().strip())\n"  # shares the parent's stdin
+        "    os._exit(0)\n"
+        "os.wait()\n"
+    )
+    r = sandbox.run(code, stdin="first\nsecond\n", line_buffered=True)
+    assert r.output("parent") == "parent read first\n"
+    assert r.output("child-1") == "child read second\n"
+    big = sandbox.run("import sys; print(len(sys.stdin.buffer.read()))", stdin=b"z" * 300_000)
+    assert big.stdout == "300000\n"  # more than a pipe holds: no deadlock
+    prog = sandbox.run_program(["sh", "-c", "read a; read b; echo got $a $b"], stdin="x\ny\n")
+    assert prog.stdout == "got x y\n"
+    assert sandbox.run("import sys; print(repr(sys.stdin.read()))").stdout == "''\n"  # /dev/null
+
+
+def test_stdin_of_the_wrong_type() -> None:
+    with pytest.raises(TypeError, match="stdin must be str, bytes or None, not int"):
+        sandbox.run("pass", stdin=5)
