@@ -28,6 +28,7 @@ import os
 import signal
 import struct
 import sys
+from types import TracebackType
 
 from fork110 import _sandbox_hooks as hooks
 
@@ -332,15 +333,29 @@ _interrupted = False
 
 
 def _report(exc: BaseException) -> None:
-    """Print an uncaught exception as the interpreter would, without our frame above the user's."""
-    tb = exc.__traceback__
-    exc = exc.with_traceback(tb.tb_next if tb is not None else None)
+    """Print an uncaught exception as the interpreter would, showing only the user's frames: neither
+    the runner above the user's code nor the fork wrapper a refused fork was raised in."""
+    exc = exc.with_traceback(_user_frames(exc.__traceback__))
     if sys.excepthook is sys.__excepthook__:
         import traceback
 
         traceback.print_exception(type(exc), exc, exc.__traceback__)  # shows the lines (linecache)
     else:
         sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback without the frames of fork110's own sandbox modules."""
+    kept: list[TracebackType] = []
+    while tb is not None:
+        name = os.path.basename(tb.tb_frame.f_code.co_filename)
+        if not (name.startswith("_sandbox_") and name.endswith(".py")):
+            kept.append(tb)
+        tb = tb.tb_next
+    new: TracebackType | None = None
+    for entry in reversed(kept):
+        new = TracebackType(new, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return new
 
 
 def _die_by_sigint() -> None:

@@ -76,6 +76,9 @@ _STATE_WORDS = {
 }
 
 
+_LISTED = 12  # processes named in a watchdog report; the rest are counted (see survivors)
+
+
 class Supervisor(Tracker):
     """One run, from set-up to the final ``done`` frame."""
 
@@ -345,7 +348,12 @@ class Supervisor(Tracker):
             where = f" in {wchan}" if wchan and st.state in "SD" else ""
             words.append(f"{proc.name} ({how}{where})")
         self.timed_out = True
-        text = f"timed out after {self.timeout:g} s; still alive: {', '.join(words) or 'none'}"
+        shown = (
+            words
+            if len(words) <= _LISTED
+            else [*words[:_LISTED], f"and {len(words) - _LISTED} more"]
+        )
+        text = f"timed out after {self.timeout:g} s; still alive: {', '.join(shown) or 'none'}"
         self.emit("watchdog", self.pid, "supervisor", text=text, extra=survivors)
         self.kill_run("timeout")
 

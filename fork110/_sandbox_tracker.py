@@ -193,7 +193,11 @@ class Tracker:
         proc = Proc(pid, name, ppid, hooked)
         self.procs[pid] = proc
         self.watch(proc)
-        self.peak = max(self.peak, sum(1 for p in self.procs.values() if not p.reaped))
+        # a reap reported late (its parent waited, then forked again at once) must not count twice:
+        # only processes the kernel still has (zombies included) are alive at this moment
+        self.peak = max(
+            self.peak, sum(1 for p in self.procs.values() if not p.reaped and _exists(p.pid))
+        )
         return proc
 
     def watch(self, proc: Proc) -> None:
@@ -550,3 +554,14 @@ class Tracker:
 
     def unwatch(self, proc: Proc) -> None:
         """Stop watching *proc* for its exit."""
+
+
+def _exists(pid: int) -> bool:
+    """True while the kernel has the process, zombie or not (a reaped pid is gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
