@@ -25,6 +25,7 @@ __all__ = ["Demo", "DemoResult", "DemoRun", "Facts", "Variant", "c_build_dir"]
 
 Facts = dict[str, Any]
 LANGUAGES = ("python", "c")
+_STARTING = "_sandbox_supervisor"  # the first process's command line until it becomes the program
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class DemoResult:
         out: list[Snapshot] = []
         last: tuple[tuple[str, str], ...] | None = None
         for snap in self.run.snapshots:
+            if any(_STARTING in p.command for p in snap):
+                continue  # sampled before the run's first process became the contained program
             key = tuple((p.name, p.state) for p in snap)
             if key != last and len(snap):
                 out.append(snap)
