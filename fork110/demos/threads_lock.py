@@ -564,7 +564,9 @@ def explain(facts: Facts, variant: Variant) -> str:
         "Python ran in it, so nothing in it could wait for the lock"
     )
     threads = facts["threads"] or facts["parent_threads"]
-    where = f" (the parent ran {threads} threads)" if threads and threads > 1 else ""  # a sample may miss thread B
+    where = (
+        f" (the parent ran {threads} threads)" if threads and threads > 1 else ""
+    )  # a sample may miss thread B
     if variant.key == "fixed-spawn" and facts["started_by"] == "spawn":
         how += "; the run saw it spawned, not forked"
     if facts["clean_child"]:
