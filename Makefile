@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	@# No display (ssh, container, CI): do not try to open a browser; Jupyter prints the URL to open.
+	@# As root (a container, a class VM) Jupyter refuses to start without --allow-root.
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks \
-	    $$( [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ] || echo --no-browser )
+	    $$( [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ] || echo --no-browser ) \
+	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
 test: lint typecheck pytest nbval
 

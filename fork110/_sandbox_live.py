@@ -93,7 +93,7 @@ class LiveRun:
         self._taken = 0
         self._snapshots: list[Snapshot] = []
         self._last_snap = -1.0
-        self._last_key: tuple[tuple[int, str], ...] | None = None
+        self._last_key: tuple[tuple[int, str, str], ...] | None = None
         self._namer = Namer()
         self._inspector: Inspector | None = None
         self._info: Info | None = None
@@ -391,7 +391,9 @@ class LiveRun:
         self._add_snapshot(self._inspector.snapshot())
 
     def _add_snapshot(self, snap: Snapshot) -> None:
-        key = tuple((p.pid, p.state) for p in snap.processes)
+        # the command is part of the key: a process that execs (the run's first process becoming
+        # the C program) is a change worth a sample even when its pid and state stay the same
+        key = tuple((p.pid, p.state, p.command) for p in snap.processes)
         if key == self._last_key or len(self._snapshots) >= _MAX_SNAPSHOTS:
             return
         self._last_key = key

@@ -217,8 +217,12 @@ _REAPED_ALL = re.compile(r"^reaped (\d+) zombies$", re.M)
 _AGAIN = re.compile(r"^after reaping, fork (works again|still fails)", re.M)
 
 
-def _asleep(state: str, wchan: str | None) -> bool:
-    return state == "S" and (wchan is None or "sleep" in wchan)
+def _asleep(state: str, wchan: str | None, wchan_readable: bool) -> bool:
+    """The parent is in its long sleep: sleeping in a *sleep* wait channel. Where this kernel shows
+    wait channels, a sample without one (read a moment apart from the state) does not count."""
+    if not wchan_readable:
+        return state == "S"
+    return state == "S" and wchan is not None and "sleep" in wchan
 
 
 def observe(run: ContainedRun, variant: Variant) -> Facts:
@@ -239,13 +243,14 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
     most = 0
     asleep: int | None = None
     defunct = ""
+    wchan_readable = any(p.wchan for snap in run.snapshots for p in snap)
     for snap in run.snapshots:
         parent = snap.by_name("parent")
         zombies = [p for p in snap if p.state == "Z" and p is not parent]
         most = max(most, len(zombies))
         if zombies and not defunct:
             defunct = zombies[0].command
-        if parent is not None and _asleep(parent.state, parent.wchan):
+        if parent is not None and _asleep(parent.state, parent.wchan, wchan_readable):
             asleep = max(asleep or 0, len(zombies))
     failed = [(int(m[1]) if m[1] else None, m[2]) for m in _FORK_FAILED.finditer(out)]
     table = _TABLE.search(out)
