@@ -41,8 +41,13 @@ __all__ = ["become_parent", "become_program", "protect", "set_title"]
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
-# (audit arch, numbers of kill, tkill and tgkill) for the little-endian machines we know
-_ARCH = {"x86_64": (0xC000003E, 62, 200, 234), "aarch64": (0xC00000B7, 129, 130, 131)}
+# For the little-endian machines we know: (audit arch, numbers of kill, tkill, tgkill,
+# rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal)
+_ARCH = {
+    "x86_64": (0xC000003E, 62, 200, 234, 129, 297, 424),
+    "aarch64": (0xC00000B7, 129, 130, 131, 138, 240, 424),
+}
+_MAX_PROTECTED = 400  # pids and tids named in the filter (two instructions each; BPF allows 4096)
 
 
 def _libc() -> ctypes.CDLL:
@@ -64,8 +69,9 @@ def _assemble(program: list[tuple[str, int, str, str]]) -> bytes:
 
 def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
     """Install a seccomp filter, inherited by every descendant and kept across exec: ``kill(-1)``,
-    ``kill`` of any of *pids* (the supervisor, the caller) or of any process group in *groups*,
-    and ``tkill``/``tgkill`` of *pids* fail with EPERM, whatever language the code is in.
+    ``kill`` (and ``rt_sigqueueinfo``) of any of *pids* (the supervisor, the caller and their threads)
+    or of any process group in *groups*, ``tkill``/``tgkill``/``rt_tgsigqueueinfo`` of *pids*, and
+    every ``pidfd_send_signal`` fail with EPERM, whatever language the code is in.
 
     As root, ``kill(-1, SIGKILL)`` would take the whole machine down; C code could kill the
     notebook kernel or the supervisor by pid. Other pids stay reachable from C code (only a pid
@@ -79,14 +85,18 @@ def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
     arch = _ARCH.get(os.uname().machine)
     if arch is None or sys.byteorder != "little":
         return False
-    audit, nr_kill, nr_tkill, nr_tgkill = arch
+    audit, nr_kill, nr_tkill, nr_tgkill, nr_sigqueue, nr_tgsigqueue, nr_pidfd_signal = arch
+    pids = pids[:_MAX_PROTECTED]
     allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM
     program: list[tuple[str, int, str, str]] = [
         ("ld", 4, "", ""),  # the architecture
         ("jeq", audit, "", "allow"),
         ("ld", 0, "", ""),  # the system call
+        ("jeq", nr_pidfd_signal, "deny", ""),  # its target is an fd, which no filter can check
         ("jeq", nr_kill, "kill", ""),
+        ("jeq", nr_sigqueue, "kill", ""),  # rt_sigqueueinfo(tgid, ...): a kill with data
         ("jeq", nr_tkill, "tkill", ""),
+        ("jeq", nr_tgsigqueue, "tkill", ""),  # rt_tgsigqueueinfo(tgid, tid, ...)
         ("jeq", nr_tgkill, "tkill", "allow"),
         ("kill:ld", 16, "", ""),  # kill's pid (an int: the low half of args[0])
         ("jeq", -1, "deny", ""),
@@ -220,6 +230,14 @@ def _wait_go(go_fd: int) -> None:
         os._exit(125)
 
 
+def _tids(pid: int) -> list[int]:
+    """The thread ids of *pid* now (threads it starts later are not known to the filter)."""
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+    except OSError:
+        return []
+
+
 def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> None:
     """Everything common to Python and program runs, up to (not including) running anything."""
     os.setpgid(0, 0)
@@ -232,7 +250,10 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
         groups.add(os.getpgid(caller))
     except OSError:
         pass
-    protect((supervisor, caller), tuple(sorted(groups)))
+    # kill(tid) of any thread signals its whole process: name every thread of the caller (a notebook
+    # kernel runs several) and of the supervisor, besides their pids
+    protected = [supervisor, caller, *_tids(caller), *_tids(supervisor)]
+    protect(tuple(dict.fromkeys(protected)), tuple(sorted(groups)))
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)

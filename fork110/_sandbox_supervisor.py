@@ -310,13 +310,15 @@ class Supervisor(Tracker):
                 self.check_gone(proc)
         self.peak = max(self.peak, len(alive))
         self.expire(time.monotonic())
-        if self.mode != "cgroup" and len(alive) > self.budget and not self.killing:
+        # in every mode: a process can slip past the enforcement (forks the fork wrapper did not see,
+        # or, as root, a process that moved itself out of the run's cgroup), never past this count
+        if len(alive) > self.budget and not self.killing:
             self.emit(
                 "note",
                 self.pid,
                 "supervisor",
-                text=f"{len(alive)} processes, over the budget of {self.budget} (forks the "
-                "fork wrapper did not see): killing the run",
+                text=f"{len(alive)} processes, over the budget of {self.budget} (forks its "
+                "enforcement did not see): killing the run",
             )
             self.kill_run("over budget")
         return alive

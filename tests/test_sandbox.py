@@ -13,6 +13,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -784,3 +785,60 @@ def test_stdin_text_reaches_the_first_process_and_its_children() -> None:
 def test_stdin_of_the_wrong_type() -> None:
     with pytest.raises(TypeError, match="stdin must be str, bytes or None, not int"):
         sandbox.run("pass", stdin=5)
+
+
+# -- what a second read of the sandbox found (each reproduced, then closed) ------------------------
+
+
+def test_no_signal_reaches_the_caller_or_its_threads() -> None:
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)  # a kernel has several threads: kill(tid) hits all
+    helper.start()
+    try:
+        tid = helper.native_id
+        code = f"""
+import os, signal
+results = []
+for what, call in [
+    ("pidfd_send_signal", lambda: signal.pidfd_send_signal(os.pidfd_open({os.getpid()}), 0)),
+    ("kill thread", lambda: os.system("kill -0 {tid} 2>/dev/null || exit 1") and 1 / 0),
+    ("sigqueue", lambda: __import__("ctypes").CDLL(None, use_errno=True).sigqueue({os.getpid()}, 0, 0) == 0 or 1 / 0),
+]:
+    try:
+        call()
+        results.append(what + ": allowed")
+    except (OSError, ZeroDivisionError):
+        results.append(what + ": refused")
+print(results)
+"""
+        r = sandbox.run(code)
+        assert r.stdout.strip() == str(
+            ["pidfd_send_signal: refused", "kill thread: refused", "sigqueue: refused"]
+        ), r.stderr
+    finally:
+        stop.set()
+        helper.join()
+
+
+def test_leaving_the_run_cgroup_does_not_escape_the_budget() -> None:
+    code = """
+import os, time
+for path in ("/sys/fs/cgroup/pids/cgroup.procs", "/sys/fs/cgroup/unified/cgroup.procs"):
+    try:
+        with open(path, "w") as f:
+            f.write(str(os.getpid()))
+    except OSError:
+        pass
+for _ in range(10):
+    try:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+    except OSError:
+        pass
+time.sleep(30)
+"""
+    r, seen, _ = watched(code, max_processes=4, timeout=10.0)
+    assert r.killed == "over budget" or (r.refusals > 0 and r.timed_out)
+    assert not r.timed_out or r.refusals > 0
+    assert not alive(seen) and r.leaked == 0
