@@ -214,26 +214,13 @@ class Tracker:
         if event:
             parent = self.procs.get(proc.ppid)
             self.forks += 1
-            if parent is None or event == "appear":
-                self.emit(
-                    "appear",
-                    proc.pid,
-                    proc.name,
-                    proc.pid,
-                    proc.name,
-                    text=text,
-                    extra=self.ticks(proc.pid),
-                )
-            else:
-                self.emit(
-                    event,
-                    parent.pid,
-                    parent.name,
-                    proc.pid,
-                    proc.name,
-                    text=text,
-                    extra=self.ticks(proc.pid),
-                )
+            # nothing reported its birth: it "appears", said by itself; else its parent forked it
+            unseen = parent is None or event == "appear"
+            kind, by = ("appear", proc) if unseen else (event, parent)
+            assert by is not None
+            self.emit(
+                kind, by.pid, by.name, proc.pid, proc.name, text=text, extra=self.ticks(proc.pid)
+            )
         proc.announced = True
         self.advance(proc)
         deferred, proc.deferred = proc.deferred, []

@@ -32,6 +32,7 @@ from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
 from ._c import C_SOURCES
+from ._words import count
 
 __all__ = [
     "CREATE_PROCESS_W",
@@ -346,10 +347,6 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
 # -- explaining --------------------------------------------------------------------------------------
 
 
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
 def _blocked(names: list[str]) -> str:
     return ", ".join(names) if names else "nothing"
 
@@ -427,7 +424,7 @@ def explain(facts: Facts, variant: Variant) -> str:
             return (
                 f"The child was never started: {what} failed with '{why}'"
                 + (
-                    f" (the run's budget of {_n(facts['budget'], 'process', 'processes')} was full: EAGAIN)"
+                    f" (the run's budget of {count(facts['budget'], 'process', 'processes')} was full: EAGAIN)"
                     if facts["refused"]
                     else ""
                 )

@@ -26,6 +26,7 @@ from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
 from ._c import C_SOURCES
+from ._words import join, times
 
 __all__ = ["DEMO", "PYTHON", "PYTHON_FIXED", "SLIDE", "run"]
 
@@ -153,18 +154,6 @@ class _Who:
         return self.names.get(pid, f"pid {pid}")
 
 
-def _join(names: list[str]) -> str:
-    if not names:
-        return "no process"
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _times(n: int) -> str:
-    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
-
-
 def observe(run: ContainedRun, variant: Variant) -> Facts:
     """Facts from one run: the processes, who ran which task, who was orphaned, who reaped whom."""
     who = _Who(run)
@@ -263,11 +252,11 @@ def _orphan_story(facts: Facts, g: str) -> str:
 
 def _tasks(facts: Facts) -> str:
     p1, p2 = facts["proc1"], facts["proc2"]
-    task1 = f"do_stuff_proc1 ran {_times(p1)}" + (f" (in {_join(facts['proc1_in'])})" if p1 else "")
-    task2 = f"do_stuff_proc2 {_times(p2)}" + (f" (in {_join(facts['proc2_in'])})" if p2 else "")
+    task1 = f"do_stuff_proc1 ran {times(p1)}" + (f" (in {join(facts['proc1_in'])})" if p1 else "")
+    task2 = f"do_stuff_proc2 {times(p2)}" + (f" (in {join(facts['proc2_in'])})" if p2 else "")
     twice = [g for g in facts["grandchildren"] if g in facts["proc1_in"]]
     why = (
-        f": {_join(twice)} got 0 from the first fork as well (its pid1 is a copy of its "
+        f": {join(twice)} got 0 from the first fork as well (its pid1 is a copy of its "
         "parent's), so it took the pid1 == 0 branch too"
         if twice and p1 > 1
         else ""
@@ -277,20 +266,20 @@ def _tasks(facts: Facts) -> str:
 
 def _waited(facts: Facts) -> str:
     main = facts["main"]
-    waited = _join([w if isinstance(w, str) else f"{w} (an error)" for w in facts["waited"]])
+    waited = join([w if isinstance(w, str) else f"{w} (an error)" for w in facts["waited"]])
     left_out = [g for g in facts["grandchildren"] if g not in facts["waited"]]
     reaped = [c for c in facts["children"] if facts["reaped_by"].get(c) == main]
     text = f"main's two waitpid calls returned {waited}"
     if left_out:
-        text += f"; {main} never learned about {_join(left_out)}"
+        text += f"; {main} never learned about {join(left_out)}"
     elif reaped and set(reaped) == set(facts["children"]):
-        text += f": {main} reaped all of its children ({_join(reaped)})"
+        text += f": {main} reaped all of its children ({join(reaped)})"
     return text + "."
 
 
 def _refusals(facts: Facts, variant: Variant) -> str:
     n = facts["refused"]
-    where = f" (in {_join(facts['refused_in'])})" if facts["refused_in"] else ""
+    where = f" (in {join(facts['refused_in'])})" if facts["refused_in"] else ""
     text = (
         f"The run's budget of {facts['budget']} process{'es' if facts['budget'] != 1 else ''} "
         f"refused {n} fork{'s' if n != 1 else ''}{where} with EAGAIN"
@@ -299,7 +288,7 @@ def _refusals(facts: Facts, variant: Variant) -> str:
     if raised:
         text += (
             f"; in Python a refused fork raises BlockingIOError, which nothing here catches: it "
-            f"ended {_join(raised)}"
+            f"ended {join(raised)}"
         )
     elif facts["fork_errors"]:
         text += f"; the code checked and reported it ({facts['fork_errors'][0]!r})"
@@ -317,14 +306,14 @@ def explain(facts: Facts, variant: Variant) -> str:
     if variant.key != "broken":
         parts.append(
             f"Only {main} forked, and each child called _exit(0) right after its work, so the "
-            f"run had {n} process{plural}: {_join(facts['names'])}."
+            f"run had {n} process{plural}: {join(facts['names'])}."
         )
     elif grand:
-        forkers = _join([main, *sorted({facts["parent_of"].get(g, "?") for g in grand})])
+        forkers = join([main, *sorted({facts["parent_of"].get(g, "?") for g in grand})])
         had = (
-            f"{n} processes, but not the three the slide intends: {_join(facts['names'])}."
+            f"{n} processes, but not the three the slide intends: {join(facts['names'])}."
             if n == 3
-            else f"{n} processes ({_join(facts['names'])}), not the three the slide intends."
+            else f"{n} processes ({join(facts['names'])}), not the three the slide intends."
         )
         parts.append(
             f"The second fork() ran in {forkers}: the first fork had already copied the "
@@ -332,8 +321,7 @@ def explain(facts: Facts, variant: Variant) -> str:
         )
     else:
         parts.append(
-            f"The run had {n} process{plural} ({_join(facts['names'])}) "
-            "and no grandchild this time."
+            f"The run had {n} process{plural} ({join(facts['names'])}) and no grandchild this time."
         )
     parts.append(_tasks(facts))
     parts += [_orphan_story(facts, g) for g in facts["orphans"]]
@@ -344,13 +332,13 @@ def explain(facts: Facts, variant: Variant) -> str:
     failed = [f for f in facts["failed"] if f not in facts["killed"] + facts["raised"]]
     if failed:
         statuses = ", ".join(f"{f}: {facts['statuses'][f]}" for f in failed)
-        parts.append(f"{_join(failed)} ended with an error ({statuses}).")
+        parts.append(f"{join(failed)} ended with an error ({statuses}).")
     if facts["timed_out"]:
         killed = facts["killed"]
         silent = [k for k in killed if k in facts["orphans"] and k not in facts["new_parent"]]
         parts.append(
             f"The watchdog ended the run after {facts['timeout']:g} s"
-            + (f", killing {_join(killed)}" if killed else "")
+            + (f", killing {join(killed)}" if killed else "")
             + (" before it could print its new parent" if silent else "")
             + "."
         )

@@ -39,6 +39,7 @@ from ._inferior import (  # noqa: F401  (the private names serve this module's d
     read_ip,
     traceme,
 )
+from ._words import count
 
 __all__ = [
     "DEMO",
@@ -215,10 +216,6 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
     }
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 'es' if word.endswith('s') else 's'}"
-
-
 def explain(facts: Facts, variant: Variant) -> str:
     """What the facts of a run say, in plain words."""
     inferior = variant.key == "inferior"
@@ -242,7 +239,7 @@ def explain(facts: Facts, variant: Variant) -> str:
         )
     if facts["refused"] and not facts["stopped"]:
         return (
-            f"The run's budget of {_plural(facts['budget'], 'process')} left no room for a child: "
+            f"The run's budget of {count(facts['budget'], 'process')} left no room for a child: "
             "the fork was refused with EAGAIN ('Resource temporarily unavailable'), so there was "
             "nothing to trace. Give the run a budget of at least 2 processes."
         )

@@ -23,6 +23,7 @@ from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
 from ._c import C_SOURCES
+from ._words import join, times
 
 __all__ = ["DEMO", "PYTHON", "PYTHON_FIXED", "SLIDE", "run"]
 
@@ -158,16 +159,6 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
     }
 
 
-def _times(n: int) -> str:
-    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
-
-
-def _join(names: list[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names) or "no process"
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _cap(text: str) -> str:
     """Capitalize "the child" at a sentence's start; a process name (``child-1``) stays as it is."""
     return "T" + text[1:] if text.startswith("the ") else text
@@ -177,7 +168,7 @@ def _printed(facts: Facts) -> str:
     n = facts["continued"]
     if not n:
         return '"main continues" was never printed'
-    return f'"main continues" was printed {_times(n)}, by {_join(facts["continued_in"])}'
+    return f'"main continues" was printed {times(n)}, by {join(facts["continued_in"])}'
 
 
 def explain(facts: Facts, variant: Variant) -> str:
@@ -185,21 +176,21 @@ def explain(facts: Facts, variant: Variant) -> str:
     main = facts["main"]
     parts: list[str] = []
     if facts["hello"]:
-        child = _join(facts["hello_in"])
-        said = "" if facts["hello"] == 1 else f" {_times(facts['hello'])}"
+        child = join(facts["hello_in"])
+        said = "" if facts["hello"] == 1 else f" {times(facts['hello'])}"
         parts.append(f"createChildAndSayHello forked {child}, which said hello{said}.")
     if facts["child_continued"]:
-        kids = _join(sorted({w for w in facts["continued_in"] if w != main}))
+        kids = join(sorted({w for w in facts["continued_in"] if w != main}))
         parts.append(
             f"Then {kids} hit return 0. A return leaves the function, not the process: {kids} "
             f"came back into main and ran the caller's code as well, meant for {main} alone. "
-            f'"main continues" was printed {_times(facts["continued"])} '
-            f'(by {_join(facts["continued_in"])}) and "main about to return" '
-            f"{_times(facts['returned'])} (by {_join(facts['returned_in'])})."
+            f'"main continues" was printed {times(facts["continued"])} '
+            f'(by {join(facts["continued_in"])}) and "main about to return" '
+            f"{times(facts['returned'])} (by {join(facts['returned_in'])})."
         )
     elif facts["hello"] and variant.key != "broken":
         parts.append(
-            f"Then {_join(facts['hello_in'])} called _exit(0) right after sayHello, so it never "
+            f"Then {join(facts['hello_in'])} called _exit(0) right after sayHello, so it never "
             f"returned into main: {_printed(facts)}, and the caller's code ran in one process only."
         )
     else:
@@ -209,10 +200,10 @@ def explain(facts: Facts, variant: Variant) -> str:
         )
     reaped = [c for c in facts["children"] if facts["reaped_by"].get(c) == main]
     if reaped and facts["reaped_before_continuing"]:
-        parts.append(f"{main} waited for and reaped {_join(reaped)} before going on.")
+        parts.append(f"{main} waited for and reaped {join(reaped)} before going on.")
     if facts["unseen"]:
         parts.append(
-            f"({_cap(_join(facts['unseen']))} lived too briefly for the supervisor's scan "
+            f"({_cap(join(facts['unseen']))} lived too briefly for the supervisor's scan "
             "of the tree to catch it: it is known here from its own output.)"
         )
     if facts["refused"] or facts["raised"]:

@@ -32,6 +32,7 @@ from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
 from ._c import C_SOURCES
+from ._words import count
 
 __all__ = ["DEMO", "PYTHON", "PYTHON_COMMAND", "PYTHON_FIXED", "SLIDE", "run"]
 
@@ -285,17 +286,13 @@ def _ps_sentence(facts: Facts) -> str:
     return "ps reported " + ", ".join(who) + times
 
 
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
 def _errno(f: dict[str, Any]) -> str:
     return f"{f['errname']} (errno {f['errno']}, '{f['strerror']}')"
 
 
 def _one_failure(f: dict[str, Any], facts: Facts) -> str:
     budget = (
-        f"the run's budget of {_n(facts['budget'], 'process', 'processes')} refused the fork"
+        f"the run's budget of {count(facts['budget'], 'process', 'processes')} refused the fork"
         if f["errno"] == errno.EAGAIN and facts["refused"]
         else ""
     )
@@ -325,7 +322,7 @@ def _reap_sentence(facts: Facts) -> str:
     tail = (
         "nothing was left for the supervisor to reap."
         if not left
-        else f"{_n(left, 'child', 'children')} {'was' if left == 1 else 'were'} left for the supervisor to reap!"
+        else f"{count(left, 'child', 'children')} {'was' if left == 1 else 'were'} left for the supervisor to reap!"
     )
     if facts["children"]:
         who = (
@@ -333,7 +330,7 @@ def _reap_sentence(facts: Facts) -> str:
             if facts["reaped"] == facts["children"]
             else f"{facts['reaped']} of {facts['children']}"
         )
-        made = _n(facts["children"], "child", "children")
+        made = count(facts["children"], "child", "children")
         return f"The parent started {made} and reaped {who}; " + tail
     if facts["statuses"] or facts["ps"]:
         return (

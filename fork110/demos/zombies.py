@@ -27,6 +27,7 @@ from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
 from ._c import C_SOURCES
+from ._words import count, join
 
 __all__ = [
     "DEMO",
@@ -295,16 +296,6 @@ def _reaper(out: str) -> str:
     return ""
 
 
-def _n(n: int, word: str) -> str:
-    plural = "ren" if word == "child" else "es" if word.endswith("s") else "s"
-    return f"{n} {word}" + ("" if n == 1 else plural)
-
-
-def _list(values: list[int]) -> str:
-    text = [str(v) for v in values]
-    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
-
-
 def _during_sleep(facts: Facts) -> str:
     asleep = facts["zombies_asleep"]
     if asleep is None:
@@ -312,7 +303,7 @@ def _during_sleep(facts: Facts) -> str:
     if asleep == 0:
         return "While the parent slept, the tree showed no zombie."
     return (
-        f"While the parent slept the tree showed {_n(asleep, 'process')} in state Z"
+        f"While the parent slept the tree showed {count(asleep, 'process')} in state Z"
         + (f" ({facts['defunct']} in ps)" if facts["defunct"] else "")
         + "."
     )
@@ -331,7 +322,7 @@ def _full_table(facts: Facts) -> str:
         facts["table_zombies"] if facts["table_zombies"] is not None else facts["most_zombies"]
     )
     parts = [
-        f"The parent forked {_n(n, 'child')} that exited at once and did not wait for "
+        f"The parent forked {count(n, 'child')} that exited at once and did not wait for "
         f"{'it' if n == 1 else 'them'}: "
         + (
             ("it was a zombie." if n == 1 else f"all {n} were zombies at once.")
@@ -343,7 +334,7 @@ def _full_table(facts: Facts) -> str:
     if refused:
         number, why = refused[0]
         parts.append(
-            f"With the parent that made {_n(n + 1, 'process')}, the run's budget of "
+            f"With the parent that made {count(n + 1, 'process')}, the run's budget of "
             f"{facts['budget']}, and fork number {number} failed: {why!r} "
             "(EAGAIN). A zombie runs nothing and holds no memory, but it keeps its pid, and pids "
             "count against the process limit (RLIMIT_NPROC, a pids cgroup, the kernel's pid_max): "
@@ -355,7 +346,7 @@ def _full_table(facts: Facts) -> str:
             "(the program stops at its own cap), so this run does not show the table filling up."
         )
     if facts["table_reaped"] is not None:
-        parts.append(f"Then the parent reaped {_n(facts['table_reaped'], 'zombie')}")
+        parts.append(f"Then the parent reaped {count(facts['table_reaped'], 'zombie')}")
         if facts["fork_again"] is True:
             parts[-1] += ", and fork worked again."
         elif facts["fork_again"] is False:
@@ -374,14 +365,14 @@ def explain(facts: Facts, variant: Variant) -> str:
     failed = [why for number, why in facts["fork_failed"] if number is None]
     if failed:
         parts.append(
-            f"fork failed after {_n(n, 'child')} ({failed[0]}; the run's budget is "
-            f"{_n(facts['budget'], 'process')}), and the parent gave up: it exited with status "
+            f"fork failed after {count(n, 'child')} ({failed[0]}; the run's budget is "
+            f"{count(facts['budget'], 'process')}), and the parent gave up: it exited with status "
             f"{facts['status']}"
         )
         k = facts["adopted"]
         if k:
             parts[-1] += (
-                f", leaving {_n(k, 'child')} it had not reaped; the run's supervisor, standing in "
+                f", leaving {count(k, 'child')} it had not reaped; the run's supervisor, standing in "
                 f"for init, adopted and reaped {'it' if k == 1 else 'them'}."
             )
         else:
@@ -389,12 +380,12 @@ def explain(facts: Facts, variant: Variant) -> str:
         return " ".join(parts + _tail(facts))
     if not n:
         return " ".join(["No child ran.", *_tail(facts)])
-    statuses = _list(facts["exits"])
+    statuses = join(facts["exits"])
     reaped = facts["reaped"]
     if variant.key == "broken":
         if facts["zombie_lines"] or facts["most_zombies"]:
             parts.append(
-                f"The {_n(n, 'child')} exited at once (exit status {statuses}) but the parent was "
+                f"The {count(n, 'child')} exited at once (exit status {statuses}) but the parent was "
                 "not waiting for them, so each stayed in the process table as a zombie: /proc said "
                 f'"Z (zombie)" for {facts["zombie_lines"]} of them.'
             )
@@ -405,7 +396,7 @@ def explain(facts: Facts, variant: Variant) -> str:
             )
         if reaped:
             parts.append(
-                f"When the parent finally called waitpid it got exit status {_list(reaped)}, and "
+                f"When the parent finally called waitpid it got exit status {join(reaped)}, and "
                 f"{'the zombie was' if len(reaped) == 1 else f'the {len(reaped)} zombies were'} "
                 f"gone ({facts['gone']} of {n} had no /proc entry left)."
             )
@@ -421,11 +412,11 @@ def explain(facts: Facts, variant: Variant) -> str:
     }.get(facts["reaped_by"], "Nothing reaped the children")
     parts.append(
         f"{how}: {len(reaped)} exit status{'es' if len(reaped) != 1 else ''} collected "
-        f"({_list(reaped) if reaped else 'none'}) for {_n(n, 'child')}."
+        f"({join(reaped) if reaped else 'none'}) for {count(n, 'child')}."
     )
     parts.append(_during_sleep(facts))
     parts.append(
-        f"Afterwards {facts['gone']} of the {_n(n, 'child')} had no /proc entry left: "
+        f"Afterwards {facts['gone']} of the {count(n, 'child')} had no /proc entry left: "
         + ("no zombie remained." if facts["gone"] == n else "some were still there.")
     )
     return " ".join(parts + _tail(facts))
