@@ -20,11 +20,21 @@ from fork110.ps import Snapshot
 from fork110.sandbox import ContainedRun, Event, LiveRun
 
 from ._c import C_SOURCES, CProgram, compile_c
+from ._rs import RUST_SOURCES, RustProgram, compile_rust
 
-__all__ = ["Demo", "DemoResult", "DemoRun", "Facts", "Variant", "c_build_dir"]
+__all__ = [
+    "Demo",
+    "DemoResult",
+    "DemoRun",
+    "Facts",
+    "Variant",
+    "c_build_dir",
+    "language_of",
+    "rust_build_dir",
+]
 
 Facts = dict[str, Any]
-LANGUAGES = ("python", "c")
+LANGUAGES = ("python", "c", "rust")
 _STARTING = "_sandbox_supervisor"  # the first process's command line until it becomes the program
 
 
@@ -33,7 +43,8 @@ class Variant:
     """One version of a demo's code: the broken one as on the slide, or a fix.
 
     ``python`` is the source run contained (a faithful translation of the C); ``c`` names the
-    completed program in :data:`fork110.demos._c.C_SOURCES`, or None when there is no C version.
+    completed program in :data:`fork110.demos._c.C_SOURCES`, or None when there is no C version;
+    ``rust`` names the program in :data:`fork110.demos._rs.RUST_SOURCES`, or None.
     """
 
     key: str
@@ -41,6 +52,7 @@ class Variant:
     python: str
     c: str | None = None
     stdin: str | None = None
+    rust: str | None = None
     limits: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -51,6 +63,15 @@ class Variant:
         'say_hello.c'
         """
         return C_SOURCES[self.c] if self.c is not None else None
+
+    @property
+    def rust_program(self) -> RustProgram | None:
+        """The Rust program for this variant, if there is one.
+
+        >>> Variant("with", "a guard", "pass", rust="zombies_guard").rust_program.path.name
+        'zombies_guard.rs'
+        """
+        return RUST_SOURCES[self.rust] if self.rust is not None else None
 
 
 @dataclass(frozen=True, repr=False)
@@ -111,6 +132,22 @@ class DemoResult:
         return f"<DemoResult {self.demo} {self.variant} {self.language}: {self.run!r}>"
 
 
+def language_of(run: ContainedRun) -> str:
+    """Which version of a demo a run ran, from its first process's command line: ``"python"``
+    (the contained interpreter), ``"rust"`` (a program from the Rust build folder) or ``"c"``.
+
+    >>> from fork110 import ExitStatus
+    >>> from fork110.sandbox import Event
+    >>> language_of(ContainedRun((Event(0, "start", "parent", 1, "/x/fork110/rust/ptrace-0a"),), "", "", ExitStatus(0)))
+    'rust'
+    """
+    start = next((e.detail for e in run.events if e.kind == "start"), "")
+    if start.endswith("<contained>"):
+        return "python"
+    program = start.split(" ", 1)[0]
+    return "rust" if os.path.basename(os.path.dirname(program)) == "rust" else "c"
+
+
 Observer = Callable[[ContainedRun, Variant], Facts]
 Explainer = Callable[[Facts, Variant], str]
 
@@ -150,8 +187,9 @@ class Demo:
     ) -> DemoResult:
         """Run one variant contained and explain what it showed.
 
-        ``language="c"`` compiles the completed C program and runs that instead; where there is no C
-        compiler (or no C version of the variant) it says so in ``notes`` and runs the Python.
+        ``language="c"`` compiles the completed C program and runs that instead, ``language="rust"``
+        the Rust program (with ``rustc``); where there is no such compiler (or no such version of
+        the variant) it says so in ``notes`` and runs the Python.
         ``limits`` go to :func:`fork110.sandbox.run` (``max_processes``, ``timeout``, ...).
         """
         with self.start(fixed, language=language, **limits) as live:
@@ -167,15 +205,25 @@ class Demo:
         variant = self.variant(fixed)
         opts: dict[str, Any] = {**self.limits, **variant.limits, **limits}
         notes: list[str] = []
-        if language == "c":
-            exe = self._compiled(variant, notes)
+        if language in ("c", "rust"):
+            exe = self._compiled(variant, notes, language)
             if exe is not None:
                 live = sandbox.start_program([str(exe)], **_program_opts(opts, variant))
-                return DemoRun(self, variant, "c", live, notes)
+                return DemoRun(self, variant, language, live, notes)
         live = sandbox.start(variant.python, **_python_opts(opts, variant))
         return DemoRun(self, variant, "python", live, notes)
 
-    def _compiled(self, variant: Variant, notes: list[str]) -> Path | None:
+    def _compiled(self, variant: Variant, notes: list[str], language: str) -> Path | None:
+        if language == "rust":
+            if variant.rust is None:
+                notes.append(
+                    f"the {variant.key} variant has no Rust version; ran the Python translation"
+                )
+                return None
+            built = compile_rust(variant.rust, rust_build_dir())
+            if built is None:
+                notes.append("no Rust compiler (rustc) on this machine; ran the Python translation")
+            return built
         if variant.c is None:
             notes.append(f"the {variant.key} variant has no C version; ran the Python translation")
             return None
@@ -233,11 +281,24 @@ def c_build_dir() -> Path:
     >>> c_build_dir().name
     'c'
     """
+    return _build_dir("c")
+
+
+def rust_build_dir() -> Path:
+    """Where compiled Rust demo programs are cached (per user).
+
+    >>> rust_build_dir().name
+    'rust'
+    """
+    return _build_dir("rust")
+
+
+def _build_dir(kind: str) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "fork110" / "c"
+    path = Path(base) / "fork110" / kind
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
-        path = Path(tempfile.gettempdir()) / f"fork110-{os.getuid()}" / "c"
+        path = Path(tempfile.gettempdir()) / f"fork110-{os.getuid()}" / kind
         path.mkdir(parents=True, exist_ok=True)
     return path

@@ -24,7 +24,7 @@ from typing import Any
 
 from fork110.sandbox import ContainedRun
 
-from ._base import Demo, DemoResult, Facts, Variant
+from ._base import Demo, DemoResult, Facts, Variant, language_of
 from ._c import C_SOURCES
 from ._inferior import (  # noqa: F401  (the private names serve this module's doctests)
     Exited,
@@ -91,7 +91,7 @@ except OSError as e:                                         # the fork itself f
     print(f"fork: {e.strerror}", file=sys.stderr)
     sys.exit(1)
 
-pid, status = os.waitpid(child.id(), 0)   # the stop (child.wait() would take it for the end)
+pid, status = os.waitpid(child.id(), 0)   # the tracer's own wait: it reports the stop, raw
 if not os.WIFSTOPPED(status) or os.WSTOPSIG(status) != signal.SIGTRAP:
     print(f"parent: unexpected status 0x{status:x} from child {pid}")
     sys.exit(1)
@@ -110,7 +110,7 @@ else:
         print(f"parent: the ip is in {where}")
 time.sleep(0.3)                           # added: hold the stop so the tree (sampled every 50 ms) shows t
 libc.ptrace(PTRACE_CONT, pid, None, None)
-status = child.wait()                     # no stop left to report: Child.wait() reaps the exit
+status = child.wait()                     # past the stop: now Child.wait() only sees the exit
 if status.code() is not None:
     print(f"parent: child {pid} exited with status {status.code()}")
 else:
@@ -165,6 +165,10 @@ _ENDED = re.compile(r"^parent: child \d+ ended with status (.+)$", re.M)
 _UNEXPECTED = re.compile(r"^parent: unexpected status (0x[0-9a-f]+)", re.M)
 _INFERIOR = re.compile(r"^parent: (?:spawn|wait)\(\) -> (.+)$", re.M)
 _TRACEME_ERROR = re.compile(r"ptrace\(PTRACE_TRACEME\): (.+)$", re.M)
+_RUST_WAIT = re.compile(
+    r"^parent: Child::wait\(\) -> code\(\) (\w+), stopped_signal\(\) (?:Some\((\d+)\)|None)", re.M
+)
+_RUST_AGAIN = re.compile(r"^parent: Child::wait\(\) again -> stopped_signal\(\) Some\((\d+)\)", re.M)
 _ECHO = "hello from the traced child"
 
 
@@ -186,9 +190,12 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
     ip, ip_file = _IP.search(out), _IP_FILE.search(out)
     exited, ended = _EXITED.search(out), _ENDED.search(out)
     unexpected, denied = _UNEXPECTED.search(out), _TRACEME_ERROR.search(out + err)
-    start = next((e.detail for e in run.events if e.kind == "start"), "")
+    rust_wait, rust_again = _RUST_WAIT.search(out), _RUST_AGAIN.search(out)
     return {
-        "language": "python" if start.endswith("<contained>") else "c",
+        "language": language_of(run),
+        "rust_wait_code": rust_wait.group(1) if rust_wait else None,
+        "rust_wait_stopped": int(rust_wait.group(2)) if rust_wait and rust_wait.group(2) else None,
+        "rust_wait_cached": int(rust_again.group(1)) if rust_again else None,
         "stopped": stop is not None,
         "signal": stop.group(2) if stop else None,
         "child_pid": pid,
@@ -257,14 +264,33 @@ def explain(facts: Facts, variant: Variant) -> str:
     pid, sig = facts["child_pid"], facts["signal"]
     if facts["language"] == "c":
         hook = "The child called ptrace(PTRACE_TRACEME) between fork and exec (a pre_exec function's job)"
+    elif facts["language"] == "rust":
+        hook = (
+            "The Rust program's pre_exec closure called ptrace(PTRACE_TRACEME) (declared with "
+            'extern "C", std only) in the child between fork and exec'
+        )
     else:
         hook = (
             "Inferior.spawn's" if inferior else "The"
         ) + " pre_exec function called ptrace(PTRACE_TRACEME) in the child between fork and exec"
+    waiter = "Child::wait()" if facts["language"] == "rust" else "waitpid"
     parts = [
         f"{hook}, so its exec of echo stopped it with {sig} before echo ran an instruction: the "
-        f"parent's waitpid reported child {pid} stopped, not exited."
+        f"parent's {waiter} reported child {pid} stopped, not exited."
     ]
+    if facts["rust_wait_stopped"] is not None:
+        cached = (
+            f"; a second wait() returned the same stop (stopped_signal() Some("
+            f"{facts['rust_wait_cached']})): Child caches the first status it gets, so the program "
+            "collected the exit after PTRACE_CONT with its own waitpid, as a debugger must"
+            if facts["rust_wait_cached"] is not None
+            else ""
+        )
+        parts.append(
+            "std's Child::wait() is waitpid(pid, 0): it returned at the stop with code() "
+            f"{facts['rust_wait_code']} and stopped_signal() Some({facts['rust_wait_stopped']})"
+            f"{cached}."
+        )
     seen = facts["state"]
     tree = " → ".join(facts["tree_states"])
     if "t" in facts["tree_states"]:
@@ -320,7 +346,11 @@ DEMO = Demo(
     slide=SLIDE,
     variants={
         "broken": Variant(
-            "broken", "as on the slide: PTRACE_TRACEME in pre_exec, raw waitpid", PYTHON, c="ptrace"
+            "broken",
+            "as on the slide: PTRACE_TRACEME in pre_exec, raw waitpid",
+            PYTHON,
+            c="ptrace",
+            rust="ptrace",
         ),
         "inferior": Variant(
             "inferior",

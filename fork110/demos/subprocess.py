@@ -30,11 +30,11 @@ from typing import Any
 
 from fork110.sandbox import ContainedRun
 
-from ._base import Demo, DemoResult, Facts, Variant
+from ._base import Demo, DemoResult, Facts, Variant, language_of
 from ._c import C_SOURCES
 from ._words import count
 
-__all__ = ["DEMO", "PYTHON", "PYTHON_COMMAND", "PYTHON_FIXED", "SLIDE", "run"]
+__all__ = ["DEMO", "PYTHON", "PYTHON_COMMAND", "PYTHON_FIXED", "PYTHON_SUPPLYFD", "SLIDE", "run"]
 
 SLIDE = C_SOURCES["subprocess"].slide
 """The slide's text: "define/use a higher level abstraction ... e.g. subprocess" (no code on it)."""
@@ -118,6 +118,13 @@ for line in child.stdout:
 status = child.wait()
 print(f"ps via spawn() + wait() (pid {child.id()}): {status}")
 
+tr = Command("tr").args(["a-z", "A-Z"]).stdin(Stdio.piped()).stdout(Stdio.piped()).spawn()
+tr.stdin.write(b"hello through a pipe\\n")  # a pipe into the child's stdin (CS110's supplyfd)
+tr.stdin.close()                    # close our end: tr reads end of file and finishes
+got = tr.wait_with_output()
+print(f"read back from tr via stdin pipe: {got.stdout.decode().rstrip()}")
+print(f"tr via spawn() + wait_with_output(): {got.status}")
+
 try:
     Command("no-such-program").output()
 except FileNotFoundError as e:
@@ -126,6 +133,38 @@ except FileNotFoundError as e:
 """
 """The same job with :class:`fork110.Command`: the slides' ``ps`` example three ways, and a missing
 program."""
+
+PYTHON_SUPPLYFD = """\
+import os
+
+def subprocess(argv):                   # CS110's subprocess_t {pid, supplyfd, ingestfd}
+    in_r, in_w = os.pipe()              # the child's stdin: we write into supplyfd (in_w)
+    out_r, out_w = os.pipe()            # the child's stdout: we read from ingestfd (out_r)
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(in_r, 0)                # dup2 makes inheritable copies on fds 0 and 1
+        os.dup2(out_w, 1)
+        try:
+            os.execvp(argv[0], argv)    # the pipes' own fds are close-on-exec: only 0 and 1 stay
+        finally:
+            os._exit(127)
+    os.close(in_r)                      # the parent keeps only its two ends
+    os.close(out_w)
+    return pid, in_w, out_r
+
+pid, supplyfd, ingestfd = subprocess(["tr", "a-z", "A-Z"])
+os.write(supplyfd, b"hello through supplyfd\\n")
+os.close(supplyfd)                      # end of file for tr: without this, tr would wait forever
+chunks = []
+while chunk := os.read(ingestfd, 4096):
+    chunks.append(chunk)
+os.close(ingestfd)
+print(f"read back from tr via supplyfd (pid {pid}): {b''.join(chunks).decode().rstrip()}")
+_, status = os.waitpid(pid, 0)
+print(f"tr (pid {pid}) exited with status {os.waitstatus_to_exitcode(status)}")
+"""
+"""CS110's ``subprocess`` with ``supplyfd``: a pipe into the child's stdin, another out of its
+stdout, written and read by hand."""
 
 PYTHON_FIXED = PYTHON_COMMAND
 """Nothing is broken in this demo; the "other" variant is :data:`PYTHON_COMMAND`."""
@@ -145,6 +184,10 @@ _CMD_FAIL = re.compile(
     r"^Command\('(.+?)'\)\.output\(\) raised (\w+): errno (\d+) \((\w+)\), filename '(.*)'$", re.M
 )
 _UNCAUGHT = re.compile(r"^(\w+): \[Errno (\d+)\] (.+)$", re.M)
+_RUST_FAIL = re.compile(
+    r'^Command::new\("(.+?)"\)\.output\(\) returned Err: kind (\w+), errno (\d+)$', re.M
+)
+_READ_BACK = re.compile(r"^read back from tr via (supplyfd|stdin pipe)(?: \(pid \d+\))?: (.*)$", re.M)
 
 
 def _ps_lines(run: ContainedRun) -> list[dict[str, Any]]:
@@ -194,6 +237,18 @@ def _failures(run: ContainedRun) -> list[dict[str, Any]]:
                 "strerror": _strerror(err),
                 "exception": m[2],
                 "filename": m[5],
+            }
+        )
+    for m in _RUST_FAIL.finditer(run.stdout):
+        err = int(m[3])
+        out.append(
+            {
+                "program": m[1],
+                "errno": err,
+                "errname": errno.errorcode.get(err, "?"),
+                "strerror": _strerror(err),
+                "exception": f"io::Error (ErrorKind::{m[2]})",
+                "filename": None,
             }
         )
     for m in _UNCAUGHT.finditer(run.stderr):  # an error nobody caught: the traceback's last line
@@ -250,6 +305,8 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
         "ps": _ps_lines(run),
         "statuses": statuses,
         "failed": _failures(run),
+        "language": language_of(run),
+        "read_back": [{"via": m[1], "text": m[2]} for m in _READ_BACK.finditer(run.stdout)],
         "exec_errors": [e.detail for e in run.events if e.kind == "exec-error"],
         "children": len(made),
         "reaped": len(reaped),
@@ -296,6 +353,13 @@ def _one_failure(f: dict[str, Any], facts: Facts) -> str:
         if f["errno"] == errno.EAGAIN and facts["refused"]
         else ""
     )
+    if f["exception"] and f["exception"].startswith("io::Error"):
+        return (
+            f"Command::new(\"{f['program']}\").output() returned Err, an {f['exception']} "
+            f"with raw_os_error {f['errno']} ({f['errname']}): Rust's spawn reports why exec "
+            "failed (through an error pipe, or posix_spawn's own result) as an error value, "
+            "not as a child that exits 127."
+        )
     if f["exception"] and f["program"]:
         return (
             f"Command('{f['program']}') raised {f['exception']} with {_errno(f)}, naming "
@@ -324,6 +388,12 @@ def _reap_sentence(facts: Facts) -> str:
         if not left
         else f"{count(left, 'child', 'children')} {'was' if left == 1 else 'were'} left for the supervisor to reap!"
     )
+    if facts.get("language", "python") != "python" and (facts["statuses"] or facts["ps"]):
+        return (
+            "A compiled program reports no forks: the supervisor only sampled the tree "
+            f"(it caught {count(facts['children'], 'child', 'children')}), but every wait "
+            "reported a status, and " + tail
+        )
     if facts["children"]:
         who = (
             "all of them"
@@ -350,15 +420,32 @@ def explain(facts: Facts, variant: Variant) -> str:
     ps never ran. No failure came back this run. No child was started, and nothing was left for the supervisor to reap.
     """
     parts = []
+    if variant.key == "supplyfd":
+        for r in facts["read_back"]:
+            parts.append(
+                f"subprocess() gave the parent two pipe ends: it wrote a line into supplyfd (the "
+                f"child's stdin), closed it so tr read end of file, and read {r['text']!r} back "
+                "from ingestfd (the child's stdout)."
+            )
+        parts.append(_reap_sentence(facts))
+        return " ".join(parts or ["tr never answered."])
     if variant.key == "command":
         done = "; ".join(f"{s['via']} gave {s['status']}" for s in facts["statuses"])
+        who = "Rust's std::process::Command" if facts["language"] == "rust" else "Command"
         parts.append(
-            "Command runs ps three ways: output() (fork, exec, pipes and waitpid in one call), "
-            "status() (ps wrote straight to the inherited stdout) and spawn() (returned at once; "
-            "wait() reaped it later)"
-            + (f": {done}." if done else ", but this run never got that far.")
+            f"{who} ran ps three ways, each with its own defaults for the three streams: "
+            "output() (stdin null, stdout and stderr piped and read to the end, then waitpid), "
+            "status() (all three inherited: ps wrote straight to the run's stdout) and spawn() "
+            "(inherited too unless set: here stdout piped; returned at once, wait() reaped it "
+            "later)" + (f": {done}." if done else ", but this run never got that far.")
         )
         parts.append(_ps_sentence(facts) + ".")
+        for r in facts["read_back"]:
+            parts.append(
+                "A pipe the other way: tr was spawned with stdin and stdout piped, a line was "
+                f"written into its stdin, which was then closed (end of file), and {r['text']!r} "
+                "came back."
+            )
     else:
         done = "; ".join(f"{s['status']} (pid {s['pid']})" for s in facts["statuses"])
         if facts["ps"] or done:
@@ -389,7 +476,13 @@ DEMO = Demo(
             c="subprocess",
         ),
         "command": Variant(
-            "command", "Command: output(), status(), spawn() + wait()", PYTHON_COMMAND
+            "command",
+            "Command: output(), status(), spawn() + wait(), a stdin pipe",
+            PYTHON_COMMAND,
+            rust="command",
+        ),
+        "supplyfd": Variant(
+            "supplyfd", "CS110's subprocess with supplyfd: a pipe into the child's stdin", PYTHON_SUPPLYFD
         ),
     },
     observe=observe,

@@ -32,10 +32,13 @@ from ._words import count, join
 __all__ = [
     "DEMO",
     "PYTHON",
+    "PYTHON_DROPPED",
     "PYTHON_FIXED",
     "PYTHON_FIXED_SIGCHLD",
     "PYTHON_FIXED_WITH",
     "PYTHON_FULL_TABLE",
+    "PYTHON_HANDLER_STEALS",
+    "PYTHON_SIGCHLD_IGNORED",
     "SLIDE",
     "run",
 ]
@@ -202,13 +205,104 @@ else:
 )
 """Zombies until fork fails: each one keeps a pid, and pids count against the process limit."""
 
+PYTHON_DROPPED = (
+    """\
+# Rust's std::process::Child has NO Drop: dropping it neither waits nor kills. Python's nearest
+# equivalent is a bare pid from os.posix_spawn: a handle nothing will ever wait for.
+import os, time
+
+N = 3
+"""
+    + _STATE_OF
+    + """
+print(f"parent {os.getpid()} spawns {N} children and drops each handle without waiting")
+kids = []
+for i in range(N):
+    script = f"echo child $$ exits with status {i + 1}; exit {i + 1}"
+    kids.append(os.posix_spawn("/bin/sh", ["sh", "-c", script], os.environ))  # a pid, nothing more
+for pid in kids:                        # WNOWAIT: wait until it has exited, but do not reap it
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    print(f"child {pid} has exited; state {state_of(pid)}")
+print(f"parent {os.getpid()} sleeps 1 s; zombies: {' '.join(map(str, kids))}")
+time.sleep(1)
+for pid in kids:
+    print(f"child {pid}: state {state_of(pid)}")
+print(f"parent {os.getpid()} exits without waiting for them")
+"""
+)
+"""A handle dropped without wait (``zombies_drop.rs`` in Rust): zombies until the parent exits."""
+
+PYTHON_SIGCHLD_IGNORED = (
+    """\
+# SIGCHLD set to SIG_IGN: the kernel reaps children itself (POSIX; also SA_NOCLDWAIT), no zombies,
+# and no exit status for anybody: waitpid fails with ECHILD
+import os, signal, time
+
+N = 3
+"""
+    + _STATE_OF
+    + """
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+print(f"parent {os.getpid()} ignores SIGCHLD and forks {N} children")
+kids = []
+for i in range(N):
+    pid = os.fork()
+    if pid == 0:
+        print(f"child {os.getpid()} exits with status {i + 1}")
+        os._exit(i + 1)
+    kids.append(pid)
+print(f"parent {os.getpid()} sleeps 1 s")
+time.sleep(1)
+for pid in kids:
+    print(f"child {pid}: state {state_of(pid)}")
+try:
+    os.waitpid(kids[0], 0)
+except ChildProcessError as e:
+    print(f"waitpid({kids[0]}): {e.strerror} (ECHILD): the kernel reaped it, its status is gone")
+"""
+)
+"""SIGCHLD ignored: the kernel reaps, nobody gets a status."""
+
+PYTHON_HANDLER_STEALS = (
+    """\
+# A SIGCHLD handler that reaps with waitpid(-1) reaps EVERY child: also one that a library
+# (subprocess, fork110.Command) started and is about to wait for itself
+import os, signal, time
+from fork110 import Command
+
+stolen = []
+
+def on_sigchld(signum, frame):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        stolen.append((pid, os.waitstatus_to_exitcode(status)))
+
+signal.signal(signal.SIGCHLD, on_sigchld)
+child = Command("sh").args(["-c", "exit 3"]).spawn()
+print(f"parent {os.getpid()} spawned child {child.id()} with Command; its handler reaps any child")
+time.sleep(0.5)                         # the child exits; SIGCHLD runs the handler meanwhile
+try:
+    print(f"child.wait(): {child.wait()}")
+except ChildProcessError as e:
+    print(f"child.wait() failed: {e.strerror}")
+for pid, code in stolen:
+    print(f"handler reaped {pid}: exit status {code}")
+"""
+)
+"""``waitpid(-1)`` in a SIGCHLD handler steals the child that ``Command`` waits for."""
+
 PYTHON_FIXED = {"fixed-sigchld": PYTHON_FIXED_SIGCHLD, "fixed-with": PYTHON_FIXED_WITH}
 """Both fixes, by variant."""
 
 _EXITS = re.compile(r"^child (\d+) exits with status (\d+)$", re.M)
 _HAS_EXITED = re.compile(r"^child (\d+) has exited; state (.+)$", re.M)
 _REAPED = re.compile(
-    r"^(?:reaped|handler reaped|with block reaped) (\d+): exit status (\d+)(?:; state now (.+))?$",
+    r"^(?:reaped|handler reaped|with block reaped|Drop reaped) (\d+): exit status (\d+)(?:; state now (.+))?$",
     re.M,
 )
 _STATE = re.compile(r"^child (\d+): state (.+)$", re.M)
@@ -216,6 +310,9 @@ _FORK_FAILED = re.compile(r"^(?:fork number (\d+) failed|fork): (.+)$", re.M)
 _TABLE = re.compile(r"^(\d+) children have exited; (\d+) are zombies", re.M)
 _REAPED_ALL = re.compile(r"^reaped (\d+) zombies$", re.M)
 _AGAIN = re.compile(r"^after reaping, fork (works again|still fails)", re.M)
+_ECHILD = re.compile(r"^waitpid\(\d+\): .* \(ECHILD\)", re.M)
+_WAIT_FAILED = re.compile(r"^child\.wait\(\) failed: (.+)$", re.M)
+_EXITS_WITHOUT = re.compile(r"^parent \d+ exits without waiting", re.M)
 
 
 def _asleep(state: str, wchan: str | None, wchan_readable: bool) -> bool:
@@ -271,6 +368,10 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
         "table_zombies": int(table[2]) if table else None,
         "table_reaped": int(reaped_all[1]) if reaped_all else None,
         "fork_again": None if again is None else again[1] == "works again",
+        "still_zombies": sum(s.startswith("Z") for s in states.values()),
+        "echild": bool(_ECHILD.search(out)),
+        "wait_failed": (m[1] if (m := _WAIT_FAILED.search(out)) else None),
+        "exited_without_wait": bool(_EXITS_WITHOUT.search(out)),
         "adopted": sum(
             1
             for e in run.events
@@ -291,6 +392,8 @@ def _reaper(out: str) -> str:
         return "handler"
     if "with block reaped" in out:
         return "with"
+    if "Drop reaped" in out:
+        return "drop"
     if _REAPED.search(out) or _REAPED_ALL.search(out):
         return "wait"
     return ""
@@ -356,10 +459,79 @@ def _full_table(facts: Facts) -> str:
     return " ".join(parts + _tail(facts))
 
 
+def _dropped(facts: Facts) -> str:
+    n = facts["children"] or facts["zombie_lines"]
+    parts = [
+        f"The parent started {count(n, 'child')} and dropped each handle without waiting (in Rust, "
+        "drop(child): std's Child has no Drop, so dropping it neither waits nor kills)."
+    ]
+    if facts["zombie_lines"]:
+        parts.append(
+            f'Each exited and stayed a zombie: /proc said "Z (zombie)" for {facts["zombie_lines"]}'
+            f" of them, and {facts['still_zombies']} were still zombies after the 1 s sleep."
+        )
+    parts.append(_during_sleep(facts))
+    if facts["exited_without_wait"]:
+        k = facts["adopted"]
+        parts.append(
+            "Nothing in the program ever waited for them: the parent exited, and only then "
+            + (
+                f"{'was' if k == 1 else 'were'} {count(k, 'zombie')} adopted and reaped by the "
+                "run's supervisor, which reaps orphans here as init does outside."
+                if k
+                else "could anybody else reap them."
+            )
+            + " A long-running parent would keep them for as long as it runs."
+        )
+    return " ".join(parts + _tail(facts))
+
+
+def _ignored(facts: Facts) -> str:
+    n = facts["children"]
+    parts = [
+        f"The parent set SIGCHLD to SIG_IGN and forked {count(n, 'child')}: the kernel reaped "
+        f"each as it exited, so none became a zombie ({facts['gone']} of {n} had no /proc entry "
+        f"after the sleep; the most zombies in one sample: {facts['most_zombies']})."
+    ]
+    if facts["echild"]:
+        parts.append(
+            "The price: no exit status for anybody. waitpid failed with ECHILD, 'No child "
+            "processes'. SA_NOCLDWAIT on a SIGCHLD handler does the same."
+        )
+    return " ".join(parts + _tail(facts))
+
+
+def _stolen(facts: Facts) -> str:
+    parts = []
+    reaped = facts["reaped"]
+    if reaped:
+        parts.append(
+            f"The SIGCHLD handler's waitpid(-1, WNOHANG) reaped the child Command had spawned "
+            f"(exit status {join(reaped)})"
+        )
+    else:
+        parts.append("The handler reaped nothing this run")
+    if facts["wait_failed"]:
+        parts[-1] += (
+            f", so Command's own wait() found no child to wait for: {facts['wait_failed']!r}. "
+            "waitpid(-1) takes every child of the process, also those a library (subprocess, "
+            "Command, a thread pool) is about to wait for: reap by pid, or let one owner reap."
+        )
+    else:
+        parts[-1] += "; Command's wait() still got the status this time."
+    return " ".join(parts + _tail(facts))
+
+
 def explain(facts: Facts, variant: Variant) -> str:
     """What the facts of a run say, in plain words."""
     if variant.key == "full-table":
         return _full_table(facts)
+    if variant.key == "dropped":
+        return _dropped(facts)
+    if variant.key == "sigchld-ignored":
+        return _ignored(facts)
+    if variant.key == "handler-steals":
+        return _stolen(facts)
     n = facts["children"]
     parts: list[str] = []
     failed = [why for number, why in facts["fork_failed"] if number is None]
@@ -391,8 +563,8 @@ def explain(facts: Facts, variant: Variant) -> str:
             )
             parts.append(_during_sleep(facts))
             parts.append(
-                "A zombie runs no code and holds no memory, only its pid and its exit status, "
-                "kept for the parent's wait."
+                "A zombie runs no code and has no memory of its own left; the kernel keeps only "
+                "its task entry (pid, exit status, resource usage) for the parent's wait."
             )
         if reaped:
             parts.append(
@@ -407,7 +579,11 @@ def explain(facts: Facts, variant: Variant) -> str:
         "handler": "The parent's SIGCHLD handler reaped each child as it exited (waitpid(-1, "
         "WNOHANG) in a loop, since one signal can stand for several exits)",
         "with": "Each child was spawned with Command(...).spawn() in a with block, and leaving the "
-        "block waited for it, like a Rust Drop that calls wait(): each was reaped right away",
+        "block waited for it, the Drop that calls wait() of the recap (std's Child has no such "
+        "Drop; fork110's with block adds it): each was reaped right away",
+        "drop": "Each child was held by a guard, Reaped(Child), whose Drop kills the child if it "
+        "still runs and calls wait() (std's Child has no Drop; the guard adds one): each was "
+        "reaped as its guard went out of scope",
         "wait": "The parent waited for its children",
     }.get(facts["reaped_by"], "Nothing reaped the children")
     parts.append(
@@ -440,6 +616,23 @@ DEMO = Demo(
             "fixed-with",
             "Command(...).spawn() in a with block: the Drop that calls wait()",
             PYTHON_FIXED_WITH,
+            rust="zombies_guard",
+        ),
+        "dropped": Variant(
+            "dropped",
+            "Rust's Child dropped without wait(): std's Child has no Drop",
+            PYTHON_DROPPED,
+            rust="zombies_drop",
+        ),
+        "sigchld-ignored": Variant(
+            "sigchld-ignored",
+            "SIGCHLD ignored: the kernel reaps, and nobody gets a status",
+            PYTHON_SIGCHLD_IGNORED,
+        ),
+        "handler-steals": Variant(
+            "handler-steals",
+            "waitpid(-1) in a SIGCHLD handler steals Command's child",
+            PYTHON_HANDLER_STEALS,
         ),
         "full-table": Variant(
             "full-table",
