@@ -7,12 +7,14 @@ import importlib
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from fork110 import demos
-from fork110.demos import runaway, say_hello
+from fork110.demos import runaway, say_hello, zombies
 from fork110.demos._c import C_SOURCES
+from fork110.demos._rs import find_rustc
 
 NAMES = demos.names()
 
@@ -28,7 +30,12 @@ def _run_processes() -> dict[int, str]:
                 cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
-        if "<contained>" in cmd or "_sandbox_supervisor" in cmd or "/fork110/c/" in cmd:
+        if (
+            "<contained>" in cmd
+            or "_sandbox_supervisor" in cmd
+            or "/fork110/c/" in cmd
+            or "/fork110/rust/" in cmd
+        ):
             found[int(entry)] = cmd
     return found
 
@@ -103,3 +110,33 @@ def test_a_broken_demo_leaves_nothing_on_the_machine(process_table: None) -> Non
 def test_a_c_demo_leaves_nothing_on_the_machine(process_table: None) -> None:
     r = runaway.run(language="c", max_processes=6, timeout=1.0)
     assert r.language == "c" and r.run.leaked == 0
+
+
+def test_without_rustc_the_python_runs_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, process_table: None
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no rustc on PATH ...
+    monkeypatch.setenv("HOME", str(tmp_path))  # ... nor in ~/.cargo/bin
+    r = zombies.run("dropped", language="rust")  # its Python starts /bin/sh by path: no PATH needed
+    assert r.language == "python"
+    assert r.notes == (
+        "no Rust compiler (rustc) on this machine; ran the Python translation instead",
+    )
+    assert r.facts["zombie_lines"] == 3 and r.facts["exited_without_wait"]
+
+
+def test_a_variant_without_rust_runs_the_python_and_says_so(process_table: None) -> None:
+    r = say_hello.run(language="rust")
+    assert r.language == "python"
+    assert r.notes == ("the broken variant has no Rust version; ran the Python translation",)
+
+
+@pytest.mark.skipif(find_rustc() is None, reason="no rustc on this machine")
+def test_a_rust_demo_leaves_nothing_on_the_machine(process_table: None) -> None:
+    r = zombies.run("dropped", language="rust")
+    assert r.language == "rust" and r.run.leaked == 0
+
+
+def test_language_must_be_known() -> None:
+    with pytest.raises(ValueError, match=r"language must be one of \('python', 'c', 'rust'\)"):
+        say_hello.run(language="go")

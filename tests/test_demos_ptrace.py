@@ -11,10 +11,11 @@ import sys
 import pytest
 from conftest import quiet_hooks
 
-from fork110 import Stdio, sandbox
+from fork110 import Command, Stdio, sandbox
 from fork110.demos import ptrace
 from fork110.demos._base import DemoResult, c_build_dir
 from fork110.demos._c import compile_c
+from fork110.demos._rs import find_rustc
 from fork110.demos.ptrace import Exited, Inferior, Signaled, Stopped
 
 EXE = compile_c("ptrace", c_build_dir())
@@ -204,3 +205,39 @@ def test_inferior_spawn_checks_argv_and_reports_a_missing_program() -> None:
         Inferior.spawn([])
     with quiet_hooks(), pytest.raises(FileNotFoundError):
         Inferior.spawn(["/nonexistent/program"])
+
+
+@needs_ptrace
+@pytest.mark.skipif(find_rustc() is None, reason="no rustc on this machine")
+def test_rust_child_wait_returns_the_sigtrap_stop() -> None:
+    r = ptrace.run(language="rust")
+    f = r.facts
+    assert r.language == f["language"] == "rust" and r.run.success() and r.run.leaked == 0
+    # std's Child::wait() is waitpid(pid, 0): it returns at the stop, and caches it
+    assert f["rust_wait_code"] == "None" and f["rust_wait_stopped"] == signal.SIGTRAP
+    assert f["rust_wait_cached"] == signal.SIGTRAP
+    assert f["stopped"] and f["state"] == "t (tracing stop)" and f["exit_code"] == 0
+    assert "code() None and stopped_signal() Some(5)" in r.explanation
+    assert "caches the first status" in r.explanation
+
+
+@needs_ptrace
+def test_a_tracer_s_wait_sees_the_stop_whatever_its_flags() -> None:
+    # Why a tracer owns its waiting: Linux reports a tracee's stops to the tracer even to a waitid
+    # that asked only for exits (WEXITED), so a wait "for the end" returns at the stop.
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    libc.ptrace.restype = ctypes.c_long
+    with quiet_hooks():
+        child = Command("true").pre_exec(lambda: libc.ptrace(0, 0, None, None) and None).spawn()
+    try:
+        info = os.waitid(os.P_PID, child.id(), os.WEXITED | os.WNOWAIT)
+        assert info is not None and info.si_code == os.CLD_TRAPPED and info.si_status == 5
+        pid, status = os.waitpid(child.id(), 0)  # the raw wait takes the stop
+        assert os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGTRAP
+        libc.ptrace(7, pid, None, None)  # PTRACE_CONT
+    finally:
+        status2 = child.wait(timeout=10)
+    assert status2.success()

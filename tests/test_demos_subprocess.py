@@ -13,6 +13,7 @@ from fork110.demos import DemoResult, get
 from fork110.demos import subprocess as subprocess_demo
 from fork110.demos._base import c_build_dir
 from fork110.demos._c import compile_c
+from fork110.demos._rs import find_rustc
 
 LANGS = ["python", "c"] if compile_c("subprocess", c_build_dir()) is not None else ["python"]
 
@@ -78,8 +79,12 @@ def test_command_output_status_spawn_and_file_not_found() -> None:
     assert failure["exception"] == "FileNotFoundError"
     assert failure["filename"] == failure["program"] == "no-such-program"
     assert failure["errname"] == "ENOENT"
-    assert [e.kind for e in r.events].count("spawn") == 4
-    assert f["children"] == f["reaped"] == 4 and f["left_to_supervisor"] == 0
+    assert [e.kind for e in r.events].count("spawn") == 5  # ps three times, tr, no-such-program
+    assert f["children"] == f["reaped"] == 5 and f["left_to_supervisor"] == 0
+    assert f["read_back"] == [{"via": "stdin pipe", "text": "HELLO THROUGH A PIPE"}]
+    # the defaults of each way, said from the run: output() null/piped, status() inherited
+    assert "output() (stdin null, stdout and stderr piped" in r.explanation
+    assert "status() (all three inherited" in r.explanation
     assert "FileNotFoundError" in r.explanation and "'no-such-program'" in r.explanation
     assert "reaped all of them" in r.explanation
     assert r.run.success() and r.run.leaked == 0
@@ -118,3 +123,29 @@ def test_the_module_does_not_shadow_the_standard_library() -> None:
     out = Command(sys.executable).args(["-c", code]).output()
     assert out.status.success(), out.stderr
     assert out.stdout == b"subprocess 0 False\n"
+
+
+def test_supplyfd_by_hand_writes_into_the_child_s_stdin() -> None:
+    r = subprocess_demo.run("supplyfd")
+    f = r.facts
+    assert f["read_back"] == [{"via": "supplyfd", "text": "HELLO THROUGH SUPPLYFD"}]
+    assert f["children"] == f["reaped"] == 1 and f["left_to_supervisor"] == 0
+    assert "supplyfd (the child's stdin)" in r.explanation and "end of file" in r.explanation
+    assert r.run.success() and r.run.leaked == 0
+
+
+@pytest.mark.skipif(find_rustc() is None, reason="no rustc on this machine")
+def test_rust_command_three_ways_a_stdin_pipe_and_not_found() -> None:
+    r = subprocess_demo.run("command", language="rust")
+    f = r.facts
+    assert r.language == f["language"] == "rust" and r.notes == ()
+    assert [p["via"] for p in f["ps"]] == ["output()", "status()", "spawn()"]
+    assert {p["pid"] for p in f["ps"]} == {f["main_pid"]}
+    assert [s["status"] for s in f["statuses"]] == ["exit status: 0"] * 3
+    assert f["read_back"] == [{"via": "stdin pipe", "text": "HELLO THROUGH A PIPE"}]
+    [failure] = f["failed"]
+    assert failure["exception"] == "io::Error (ErrorKind::NotFound)"
+    assert failure["errname"] == "ENOENT" and failure["program"] == "no-such-program"
+    assert r.explanation.startswith("Rust's std::process::Command ran ps three ways")
+    assert "ErrorKind::NotFound" in r.explanation
+    assert r.run.success() and r.run.leaked == 0

@@ -7,6 +7,7 @@ import pytest
 from fork110.demos import DemoResult, zombies
 from fork110.demos._base import c_build_dir
 from fork110.demos._c import compile_c
+from fork110.demos._rs import find_rustc
 
 LANGS = ["python", "c"] if compile_c("zombies", c_build_dir()) is not None else ["python"]
 
@@ -90,3 +91,45 @@ def test_explanation_follows_the_observations() -> None:
     assert big.facts["children"] == 100 and big.facts["fork_failed"] == []
     assert big.run.refusals == 0 and big.run.leaked == 0
     assert "Every fork worked" in big.explanation and "failed" not in big.explanation
+
+
+def test_dropped_handles_leave_zombies_until_the_parent_exits() -> None:
+    r = zombies.run("dropped")
+    f = r.facts
+    assert f["exits"] == [1, 2, 3] and f["zombie_lines"] == 3 and f["still_zombies"] == 3
+    assert f["zombies_asleep"] == 3 and f["reaped"] == []  # nobody in the program waited
+    assert f["exited_without_wait"] and f["adopted"] == 3  # the supervisor reaped them after
+    assert "std's Child has no Drop" in r.explanation and r.run.leaked == 0
+
+
+@pytest.mark.skipif(find_rustc() is None, reason="no rustc on this machine")
+def test_rust_child_dropped_without_wait_is_a_zombie() -> None:
+    r = zombies.run("dropped", language="rust")
+    f = r.facts
+    assert r.language == "rust" and r.notes == ()
+    assert f["zombie_lines"] == 3 and f["still_zombies"] == 3 and f["zombies_asleep"] == 3
+    assert f["adopted"] == 3 and r.run.leaked == 0
+
+
+@pytest.mark.skipif(find_rustc() is None, reason="no rustc on this machine")
+def test_rust_guard_whose_drop_waits() -> None:
+    r = zombies.run("fixed-with", language="rust")
+    f = r.facts
+    assert r.language == "rust" and f["reaped_by"] == "drop"
+    assert f["reaped"] == [1, 2, 3] and f["gone"] == 3 and f["adopted"] == 0
+    assert f["zombies_asleep"] == 0  # every child was reaped before the parent's sleep
+    assert "Reaped(Child)" in r.explanation and r.run.leaked == 0
+
+
+def test_sigchld_ignored_means_no_zombies_and_no_status() -> None:
+    r = zombies.run("sigchld-ignored")
+    f = r.facts
+    assert f["exits"] == [1, 2, 3] and f["gone"] == 3 and f["most_zombies"] == 0
+    assert f["echild"] and "ECHILD" in r.explanation and r.run.leaked == 0
+
+
+def test_a_waitpid_minus_one_handler_steals_command_s_child() -> None:
+    r = zombies.run("handler-steals")
+    f = r.facts
+    assert f["reaped"] == [3] and f["wait_failed"] and "already reaped" in f["wait_failed"]
+    assert "waitpid(-1)" in r.explanation and r.run.leaked == 0

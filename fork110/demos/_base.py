@@ -222,7 +222,9 @@ class Demo:
                 return None
             built = compile_rust(variant.rust, rust_build_dir())
             if built is None:
-                notes.append("no Rust compiler (rustc) on this machine; ran the Python translation")
+                notes.append(
+                    "no Rust compiler (rustc) on this machine; ran the Python translation instead"
+                )
             return built
         if variant.c is None:
             notes.append(f"the {variant.key} variant has no C version; ran the Python translation")

@@ -179,10 +179,10 @@ _PROGRAMS = [
     ),
     _p(
         "zombies_guard",
-        """The recap's suggestion made real: a guard type Reaped(Child) whose Drop calls wait()
-        (after kill() if the child is still running, so the drop cannot hang). Three children,
-        each in a block whose end drops its guard; the Drop prints what wait() returned, and after
-        1 s /proc has no entry left for any of them.""",
+        """The recap's suggestion made real: a guard type Reaped(Child) whose Drop calls wait().
+        Three children, each in a block whose end drops its guard, which waits until the child
+        exits; the Drop prints what wait() returned, and after 1 s /proc has no entry left for
+        any of them.""",
     ),
     _p(
         "ptrace",

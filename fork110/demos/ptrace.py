@@ -168,7 +168,9 @@ _TRACEME_ERROR = re.compile(r"ptrace\(PTRACE_TRACEME\): (.+)$", re.M)
 _RUST_WAIT = re.compile(
     r"^parent: Child::wait\(\) -> code\(\) (\w+), stopped_signal\(\) (?:Some\((\d+)\)|None)", re.M
 )
-_RUST_AGAIN = re.compile(r"^parent: Child::wait\(\) again -> stopped_signal\(\) Some\((\d+)\)", re.M)
+_RUST_AGAIN = re.compile(
+    r"^parent: Child::wait\(\) again -> stopped_signal\(\) Some\((\d+)\)", re.M
+)
 _ECHO = "hello from the traced child"
 
 

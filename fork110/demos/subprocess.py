@@ -17,7 +17,7 @@ which every absolute ``import subprocess`` still finds.)
 >>> c = run("command")
 >>> [p["via"] for p in c.facts["ps"]], c.facts["failed"][0]["exception"]
 (['output()', 'status()', 'spawn()'], 'FileNotFoundError')
->>> c.facts["children"] == c.facts["reaped"] == 4, c.facts["left_to_supervisor"]
+>>> c.facts["children"] == c.facts["reaped"] == 5, c.facts["left_to_supervisor"]
 (True, 0)
 """
 
@@ -187,12 +187,15 @@ _UNCAUGHT = re.compile(r"^(\w+): \[Errno (\d+)\] (.+)$", re.M)
 _RUST_FAIL = re.compile(
     r'^Command::new\("(.+?)"\)\.output\(\) returned Err: kind (\w+), errno (\d+)$', re.M
 )
-_READ_BACK = re.compile(r"^read back from tr via (supplyfd|stdin pipe)(?: \(pid \d+\))?: (.*)$", re.M)
+_READ_BACK = re.compile(
+    r"^read back from tr via (supplyfd|stdin pipe)(?: \(pid \d+\))?: (.*)$", re.M
+)
 
 
 def _ps_lines(run: ContainedRun) -> list[dict[str, Any]]:
     """Every line ps printed, as the parent relayed it ("read from ps ...") or as ps wrote it."""
     found: list[dict[str, Any]] = []
+    compiled = language_of(run) != "python"  # a compiled program's lines all arrive as parent's
     for e in run.events:
         if e.kind != "stdout":
             continue
@@ -200,7 +203,7 @@ def _ps_lines(run: ContainedRun) -> list[dict[str, Any]]:
         read = _READ.match(line)
         via, text = ((read[1] or "subprocess") + "()", read[3]) if read else ("status()", line)
         m = _PS_LINE.match(text)
-        if m and (read or e.process != "parent"):
+        if m and (read or e.process != "parent" or compiled):
             found.append(
                 {
                     "pid": int(m[1]),
@@ -355,7 +358,7 @@ def _one_failure(f: dict[str, Any], facts: Facts) -> str:
     )
     if f["exception"] and f["exception"].startswith("io::Error"):
         return (
-            f"Command::new(\"{f['program']}\").output() returned Err, an {f['exception']} "
+            f'Command::new("{f["program"]}").output() returned Err, an {f["exception"]} '
             f"with raw_os_error {f['errno']} ({f['errname']}): Rust's spawn reports why exec "
             "failed (through an error pipe, or posix_spawn's own result) as an error value, "
             "not as a child that exits 127."
@@ -482,7 +485,9 @@ DEMO = Demo(
             rust="command",
         ),
         "supplyfd": Variant(
-            "supplyfd", "CS110's subprocess with supplyfd: a pipe into the child's stdin", PYTHON_SUPPLYFD
+            "supplyfd",
+            "CS110's subprocess with supplyfd: a pipe into the child's stdin",
+            PYTHON_SUPPLYFD,
         ),
     },
     observe=observe,

@@ -263,8 +263,7 @@ except ChildProcessError as e:
 )
 """SIGCHLD ignored: the kernel reaps, nobody gets a status."""
 
-PYTHON_HANDLER_STEALS = (
-    """\
+PYTHON_HANDLER_STEALS = """\
 # A SIGCHLD handler that reaps with waitpid(-1) reaps EVERY child: also one that a library
 # (subprocess, fork110.Command) started and is about to wait for itself
 import os, signal, time
@@ -293,7 +292,6 @@ except ChildProcessError as e:
 for pid, code in stolen:
     print(f"handler reaped {pid}: exit status {code}")
 """
-)
 """``waitpid(-1)`` in a SIGCHLD handler steals the child that ``Command`` waits for."""
 
 PYTHON_FIXED = {"fixed-sigchld": PYTHON_FIXED_SIGCHLD, "fixed-with": PYTHON_FIXED_WITH}
@@ -581,9 +579,8 @@ def explain(facts: Facts, variant: Variant) -> str:
         "with": "Each child was spawned with Command(...).spawn() in a with block, and leaving the "
         "block waited for it, the Drop that calls wait() of the recap (std's Child has no such "
         "Drop; fork110's with block adds it): each was reaped right away",
-        "drop": "Each child was held by a guard, Reaped(Child), whose Drop kills the child if it "
-        "still runs and calls wait() (std's Child has no Drop; the guard adds one): each was "
-        "reaped as its guard went out of scope",
+        "drop": "Each child was held by a guard, Reaped(Child), whose Drop calls wait() (std's "
+        "Child has no Drop; the guard adds one): each was reaped as its guard went out of scope",
         "wait": "The parent waited for its children",
     }.get(facts["reaped_by"], "Nothing reaped the children")
     parts.append(

@@ -1,7 +1,7 @@
 //! zombies_guard: the recap's "a struct with a Drop trait that calls wait()". std's Child has no
-//! Drop, so the guard Reaped(Child) adds one: dropping the guard kills the child if it is still
-//! running (so the drop cannot hang) and waits for it. Each child lives in a block; the end of the
-//! block drops its guard, which reaps it at once: no zombie is left.
+//! Drop, so the guard Reaped(Child) adds one: dropping the guard waits for the child. Each child
+//! lives in a block; the end of the block drops its guard, which reaps it as soon as it exits: no
+//! zombie is left.
 use std::fs;
 use std::process::{self, Child, Command};
 use std::thread::sleep;
@@ -11,9 +11,8 @@ struct Reaped(Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-        }
+        // Waits until the child ends. (A guard for a child that might never end would kill()
+        // first, or wait with a timeout, so that a drop cannot hang.)
         match self.0.wait() {
             Ok(status) => match status.code() {
                 Some(code) => println!("Drop reaped {}: exit status {code}", self.0.id()),
