@@ -42,3 +42,27 @@ def test_explanation_follows_the_observations() -> None:
     assert (
         "refused" not in r.explanation and f"reached {r.facts['peak']} processes" in r.explanation
     )
+
+
+def test_who_refused_follows_the_enforcement() -> None:
+    # where a pids cgroup holds the budget the kernel refuses; with the wrapper alone, the wrapper
+    r = runaway.run(enforce="none", max_processes=6, timeout=1.0)
+    assert r.run.enforcement == r.facts["enforcement"] == "wrapper"
+    assert "the run's fork wrapper refused the next" in r.explanation
+    assert "kernel refused" not in r.explanation
+    assert runaway.enforcement_meaning("wrapper") in r.explanation
+    auto = runaway.run(max_processes=6, timeout=1.0)
+    assert auto.facts["enforcement"] in runaway.ENFORCEMENT
+    said = "the kernel refused the next" if auto.run.enforcement == "cgroup" else "fork wrapper"
+    assert said in auto.explanation
+
+
+def test_the_growth_is_worded_from_the_samples() -> None:
+    r = runaway.run(max_processes=8, timeout=1.0)
+    shown = " → ".join(map(str, r.facts["growth"]))
+    assert f"the samples saw {shown}" in r.explanation
+    steps = list(zip(r.facts["growth"], r.facts["growth"][1:]))
+    if all(b == 2 * a for a, b in steps):
+        assert "every step a doubling" in r.explanation
+    else:
+        assert f"of the {len(steps)} steps were doublings" in r.explanation

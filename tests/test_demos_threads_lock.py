@@ -111,11 +111,23 @@ def test_python312_warning(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="sys.executable itself warns")
 def test_python312_warning_none_without_such_python(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(threads_lock, "_beside", lambda: [])
     check = threads_lock.check_python312()
     assert check.warning is None and check.python is None
-    assert "python3.12 is not on PATH" in check.reason and "sys.executable is Python 3." in (
+    assert "python3.12 is not on PATH" in check.reason and "this kernel's Python is 3." in (
         check.reason
     )
+    assert "/" not in check.reason  # shown in notebooks and stored: no machine paths
+
+
+def test_python312_found_beside_this_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    beside = threads_lock._beside()
+    if not beside:
+        pytest.skip("no Python 3.12+ installed beside this one")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    check = threads_lock.check_python312()
+    assert check.warning == WARNING  # shown with the default warning filters: forked in __main__
+    assert check.reason.endswith("beside this one)") and "/" not in check.reason
 
 
 def test_explanation_follows_the_python312_check(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,6 +139,7 @@ def test_explanation_follows_the_python312_check(monkeypatch: pytest.MonkeyPatch
     assert r.facts["py312_warning"] == WARNING and WARNING in r.explanation
     if sys.version_info < (3, 12):
         monkeypatch.setenv("PATH", "/usr/bin:/bin")
+        monkeypatch.setattr(threads_lock, "_beside", lambda: [])
         r = threads_lock.run(timeout=1.0)
         assert r.facts["py312_warning"] is None and "DeprecationWarning" not in r.explanation
         assert "could not be shown here" in r.explanation
@@ -141,3 +154,21 @@ def test_explanation_follows_who_ended_the_c_deadlock(monkeypatch: pytest.Monkey
     assert r.run.timed_out and r.run.leaked == 0
     assert not f["reported_stuck"] and f["killed_by"] == "watchdog" and f["deadlock"]
     assert "the watchdog found" in r.explanation and "gave up" not in r.explanation
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_glibc_malloc_is_reinitialised_in_the_child(language: str) -> None:
+    r = threads_lock.run("glibc-malloc", language=language)
+    f = r.facts
+    assert r.language == language
+    assert f["malloc_children"] == f["malloc_ok"] == 20 and f["malloc_stuck"] == 0
+    assert "re-initialises them in the child" in r.explanation and "none got stuck" in r.explanation
+    assert not r.run.timed_out and r.run.leaked == 0
+
+
+def test_fix_texts_say_what_python_still_runs_in_the_child() -> None:
+    e = threads_lock.run("fixed-exec")
+    assert "after-fork handlers" in e.explanation and "allocates" in e.explanation
+    a = threads_lock.run("fixed-atfork")
+    assert "re-initialises them rather than unlocking" in a.explanation
+    assert "not for a fork made in C" in a.explanation

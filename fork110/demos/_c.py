@@ -418,8 +418,9 @@ _PROGRAMS = [
         """Not a completion but a check of the slide's claim with glibc's real malloc: thread B
         calls malloc and free in a tight loop while main forks 20 children that each call malloc
         and _exit(0), each waited for with a 1 s guard (a stuck one would be reported and killed).
-        All 20 finish, because glibc takes malloc's locks around fork and resets them in the child;
-        the hazard stays for every other lock (yours, your libraries').""",
+        All 20 finish, because glibc takes malloc's locks before fork and re-initialises them in the
+        child (rather than unlocking them); the hazard stays for every other lock (yours, your
+        libraries').""",
     ),
     _p(
         "zombies",

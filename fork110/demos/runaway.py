@@ -15,6 +15,7 @@ and the parent makes a fixed number of children and waits for every one.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -23,7 +24,15 @@ from fork110.sandbox import ContainedRun
 from ._base import Demo, DemoResult, Facts, Variant
 from ._c import C_SOURCES
 
-__all__ = ["DEMO", "PYTHON", "PYTHON_FIXED", "SLIDE", "run"]
+__all__ = [
+    "DEMO",
+    "ENFORCEMENT",
+    "PYTHON",
+    "PYTHON_FIXED",
+    "SLIDE",
+    "enforcement_meaning",
+    "run",
+]
 
 SLIDE = C_SOURCES["runaway"].slide
 """The snippet as on the slide."""
@@ -72,6 +81,34 @@ print(f"parent {os.getpid()}: all children reaped")
 """
 """The fix: the child ``_exit``\\ s; the parent makes N children and reaps them all."""
 
+#: What enforced the run's fork budget (``ContainedRun.enforcement``), and what that means for what a
+#: student sees: who refuses the fork past the budget, and whether it holds for root and for C.
+ENFORCEMENT = {
+    "cgroup": "a pids cgroup: the kernel itself refuses every fork past the budget with EAGAIN, "
+    "for Python and C alike, and for root too, which ignores RLIMIT_NPROC but not a pids cgroup",
+    "rlimit": "a Python-level fork wrapper plus RLIMIT_NPROC: a Python fork past the budget is "
+    "refused by the wrapper before the kernel is asked; C code is held back by the kernel's "
+    "RLIMIT_NPROC, loosely, since it counts all of this user's processes",
+    "wrapper": "a Python-level fork wrapper only (root without a usable pids cgroup): a Python "
+    "fork past the budget is refused by the wrapper, not the kernel; C code is not held back by "
+    "the kernel, and the supervisor kills the whole run when it sees more processes than the "
+    "budget",
+}
+
+
+def enforcement_meaning(mode: str) -> str:
+    """What the run's budget enforcement ``mode`` means (see :data:`ENFORCEMENT`).
+
+    >>> enforcement_meaning("cgroup").startswith("a pids cgroup: the kernel itself refuses")
+    True
+    >>> enforcement_meaning("???")
+    "'???': a mode this course does not describe; see fork110.sandbox"
+    """
+    return ENFORCEMENT.get(
+        mode, f"{mode!r}: a mode this course does not describe; see fork110.sandbox"
+    )
+
+
 _REFUSED = re.compile(r"fork: Resource temporarily unavailable")
 _DO_STUFF = re.compile(r"^do_stuff in pid (\d+)", re.M)
 _REAPED = re.compile(r"^parent \d+ reaped child (\d+)", re.M)
@@ -96,24 +133,54 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
         "timed_out": run.timed_out,
         "timeout": run.timeout,
         "left": run.leaked,
+        "enforcement": run.enforcement,
     }
+
+
+def _growth(counts: list[int]) -> str:
+    """The sizes the samples saw, and whether each step was a doubling, in plain words."""
+    shown = " → ".join(map(str, counts))
+    if len(counts) < 2:
+        return f"the samples saw {shown or 'no process'}"
+    doubled = sum(b == 2 * a for a, b in itertools.pairwise(counts))
+    steps = len(counts) - 1
+    how = (
+        "every step a doubling"
+        if doubled == steps
+        else f"{doubled} of the {steps} steps were doublings; the others caught the processes "
+        "between rounds (they do not fork in step) or at the budget"
+    )
+    return f"the samples saw {shown}; {how}"
+
+
+def _who_refused(facts: Facts) -> str:
+    mode = facts.get("enforcement", "")
+    if mode == "cgroup":
+        return "the kernel refused the next"
+    if mode in ("wrapper", "rlimit"):
+        return "the run's fork wrapper refused the next"
+    return "the next"
 
 
 def explain(facts: Facts, variant: Variant) -> str:
     """What the facts of a run say, in plain words."""
-    growth = " → ".join(map(str, facts["growth"])) or str(facts["peak"])
     if variant.key == "broken":
         parts = [
-            "Every child went back into the while (true) loop and forked too, so the number of "
-            f"processes kept doubling ({growth}).",
+            "Every child went back into the while (true) loop and forked too, so every round each "
+            f"process forked once and the count could double ({_growth(facts['growth'])}).",
         ]
         if facts["refused"]:
+            refused = _who_refused(facts)
             parts.append(
-                f"It hit the run's budget of {facts['budget']} processes (peak {facts['peak']}), and the "
-                f"kernel refused the next {facts['refused']} forks with EAGAIN, 'Resource temporarily "
-                "unavailable': what fork returns when a user's process limit (RLIMIT_NPROC) or the "
-                "process table is full."
+                f"It hit the run's budget of {facts['budget']} processes (peak {facts['peak']}), and "
+                f"{refused} {facts['refused']} forks with EAGAIN, 'Resource temporarily "
+                "unavailable': what fork returns when a user's process limit (RLIMIT_NPROC), a pids "
+                "cgroup or the process table is full."
             )
+            if facts.get("enforcement"):
+                parts.append(
+                    f"(This run's budget was enforced by {enforcement_meaning(facts['enforcement'])}.)"
+                )
         else:
             parts.append(f"It reached {facts['peak']} processes before the run ended.")
         if facts["timed_out"]:
@@ -121,7 +188,11 @@ def explain(facts: Facts, variant: Variant) -> str:
                 f"Nothing in the code ever stops, so the watchdog ended the run after {facts['timeout']:g} s "
                 "and killed every process."
             )
-        parts.append("Outside a sandbox nothing stops the growth: this is a fork bomb.")
+        parts.append(
+            "Outside a sandbox only the user's process limit (ulimit -u, RLIMIT_NPROC, which root "
+            "ignores), a service's pids cgroup (systemd's TasksMax) or the machine's process table "
+            "stops the growth: this is a fork bomb."
+        )
         return " ".join(parts)
     verdict = (
         "all of them" if facts["reaped"] == facts["children"] else f"{facts['reaped']} of them"

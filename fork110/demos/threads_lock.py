@@ -17,10 +17,12 @@ the lock before the fork and releases it on both sides (``fixed-atfork``).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fork110 import sandbox
@@ -31,10 +33,12 @@ from ._c import C_SOURCES
 
 __all__ = [
     "DEMO",
+    "PY312_WHEN",
     "PYTHON",
     "PYTHON_FIXED",
     "PYTHON_FIXED_ATFORK",
     "PYTHON_FIXED_SPAWN",
+    "PYTHON_GLIBC_MALLOC",
     "SLIDE",
     "ForkWarningCheck",
     "check_python312",
@@ -187,6 +191,51 @@ b.join()
 """
 """Fix 3, ``os.register_at_fork`` (C: ``pthread_atfork``): the lock is free and consistent at fork."""
 
+PYTHON_GLIBC_MALLOC = """\
+# threads_lock_malloc.c in Python: thread B allocates in a loop while thread A forks 20 children
+# that allocate too. (The real case is the C program: glibc's malloc and its locks. Python's small
+# objects come from CPython's own allocator, under the interpreter lock, which os.fork() also
+# takes and re-initialises in the child; larger ones from malloc.)
+import os, signal, threading, time
+
+CHILDREN = 20
+stop = False
+rounds = 0
+
+def thread_b():
+    global rounds
+    while not stop:
+        bytearray(16 + rounds % 4000)   # malloc and free, over and over
+        rounds += 1
+
+b = threading.Thread(target=thread_b)
+b.start()
+while rounds == 0:
+    time.sleep(0.001)
+print(f"thread A (pid {os.getpid()}) forks {CHILDREN} children while thread B calls malloc in a loop")
+ok = 0
+for i in range(CHILDREN):
+    pid = os.fork()
+    if pid == 0:
+        bytearray(100_000)              # malloc, in a child forked while B was allocating
+        os._exit(0)
+    for _ in range(100):                # a 1 s guard: a stuck child is reported and killed
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    if not done:
+        print(f"child {pid} is stuck in malloc; killing it")
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    elif os.waitstatus_to_exitcode(status) == 0:
+        ok += 1
+stop = True
+b.join()
+print(f"{ok} of {CHILDREN} children called malloc and exited: glibc re-initialises malloc's locks in the child")
+"""
+"""``threads_lock_malloc.c`` in Python: the real malloc, forked mid-allocation, does not hang."""
+
 
 # --------------------------------------------------------------------------------------------------
 # What Python 3.12+ says
@@ -230,7 +279,8 @@ _VERSION = re.compile(r"^python (\d+)\.(\d+)\.(\d+)$", re.M)
 
 def check_python312() -> ForkWarningCheck:
     """Find a Python 3.12+ (``sys.executable`` if new enough, else ``python3.12``/``3.13``/``3.14`` on
-    PATH), fork in it with a second thread alive (contained, ``-W always``), and report its warning.
+    PATH, or installed beside this one), fork in it with a second thread alive (contained, default
+    warning filters: the fork is in ``__main__``), and report its warning.
 
     >>> c = check_python312()
     >>> c.warning is None or "(pid=N) is multi-threaded" in c.warning, bool(c.reason)
@@ -238,17 +288,18 @@ def check_python312() -> ForkWarningCheck:
     """
     candidates: list[tuple[str, str | None]] = []
     if sys.version_info >= (3, 12) and sys.executable:
-        candidates.append(("sys.executable", sys.executable))
-    tried = [] if candidates else [f"sys.executable is Python {_HERE}"]
+        candidates.append(("this kernel's Python", sys.executable))
+    tried = [] if candidates else [f"this kernel's Python is {_HERE}"]
     candidates += [
         (name, shutil.which(name)) for name in ("python3.12", "python3.13", "python3.14")
     ]
+    candidates += [(f"Python {p.parts[-3]} beside this one", str(p)) for p in _beside()]
     for label, path in candidates:
         if path is None:
             tried.append(f"{label} is not on PATH")
             continue
         r = sandbox.run_program(
-            [path, "-I", "-W", "always::DeprecationWarning", "-c", _WARN_SNIPPET],
+            [path, "-I", "-c", _WARN_SNIPPET],  # no -W: the default filters show it from __main__
             max_processes=16,
             timeout=10.0,
         )
@@ -257,17 +308,24 @@ def check_python312() -> ForkWarningCheck:
         w = _WARNING.search(r.stderr)
         if w is not None:
             text = w.group(1) + "N" + w.group(2)
-            return ForkWarningCheck(path, version, text, f"printed by Python {version} ({path})")
-        if m is None:
-            first = next((line.strip() for line in r.stderr.splitlines() if line.strip()), "")
-            tried.append(
-                f"{label} ({path}) did not start a Python ({r.status}: {first or 'no message'})"
-            )
+            return ForkWarningCheck(path, version, text, f"printed by Python {version} ({label})")
+        if m is None:  # the reason names no path: it is shown in notebooks, stored with them
+            tried.append(f"{label} did not start a Python ({r.status})")
         elif (int(m.group(1)), int(m.group(2))) < (3, 12):
-            tried.append(f"{label} ({path}) is Python {version}")
+            tried.append(f"{label} is Python {version}")
         else:
-            tried.append(f"{label} ({path}, Python {version}) printed no warning ({r.status})")
+            tried.append(f"{label} (Python {version}) printed no warning ({r.status})")
     return ForkWarningCheck(None, None, None, "no Python 3.12 or newer: " + "; ".join(tried))
+
+
+def _beside() -> list[Path]:
+    """Pythons 3.12+ installed next to this one (pyenv's and uv's ``versions/X.Y.Z`` layout)."""
+    found = []
+    for d in sorted(Path(sys.base_prefix).parent.glob("3.1[2-9]*")):
+        exe = d / "bin" / "python3"
+        if exe.is_file() and os.access(exe, os.X_OK):
+            found.append(exe)
+    return found
 
 
 def python312_warning() -> str | None:
@@ -297,6 +355,8 @@ _EXITED = re.compile(r"^parent: child \d+ exited with status (\d+)", re.M)
 _KILLED = re.compile(r"^parent: child \d+ killed by signal (\d+)", re.M)
 _FORK_RETURNED = re.compile(r"^parent: fork returned (after|BEFORE) thread B released", re.M)
 _HOLD = re.compile(r"^thread B \(tid \d+\) holds the malloc lock for ([\d.]+) s", re.M)
+_MALLOC_OK = re.compile(r"^(\d+) of (\d+) children called malloc and exited", re.M)
+_MALLOC_STUCK = re.compile(r"^child \d+ is stuck in malloc", re.M)
 
 _STATES = dict(R="running", S="sleeping", D="in disk sleep", Z="a zombie", T="stopped")
 
@@ -408,6 +468,11 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
     }
     if variant.key == "broken":
         facts.update(_python312_facts(run))
+    if variant.key == "glibc-malloc":
+        m = _MALLOC_OK.search(out)
+        facts["malloc_ok"] = int(m.group(1)) if m else None
+        facts["malloc_children"] = int(m.group(2)) if m else None
+        facts["malloc_stuck"] = len(_MALLOC_STUCK.findall(out))
     return facts
 
 
@@ -438,6 +503,17 @@ def _state_words(state: str | None, wchan: str | None) -> str:
         futex = " (a futex wait: blocked on the lock)" if "futex" in wchan else ""
         return f"{words}, waiting in {wchan}{futex}"
     return f"{words} (its wait channel could not be read)"
+
+
+PY312_WHEN = (
+    "Python 3.12 and newer raise this DeprecationWarning in the parent at os.fork() (and "
+    "os.forkpty()) only when the process has more than one thread; like every "
+    "DeprecationWarning it is shown by default only when the fork is called from __main__ (a "
+    "script, a notebook cell), and hidden when a library module forks. For the same reason "
+    "multiprocessing on Linux no longer starts its workers with fork by default since Python "
+    "3.14 (forkserver instead)."
+)
+"""When Python's fork warning is raised and shown, and what changed in multiprocessing."""
 
 
 def _python312_text(facts: Facts) -> str:
@@ -523,6 +599,27 @@ def _child_end(facts: Facts) -> str:
     return "was not seen to end"
 
 
+def _explain_malloc(facts: Facts) -> str:
+    if facts["malloc_ok"] is None:
+        return f"The run never reported its children. {_finish(facts)}"
+    n, ok = facts["malloc_children"], facts["malloc_ok"]
+    text = (
+        f"Thread A forked {n} children while thread B was calling malloc and free in a loop, "
+        f"so a fork could come while B was inside malloc, holding an arena lock; {ok} of the {n} "
+        "children then called malloc and exited"
+    )
+    if facts["malloc_stuck"]:
+        text += f", and {facts['malloc_stuck']} got stuck and were killed."
+    else:
+        text += (
+            ", none got stuck. glibc makes its own malloc safe across fork: it takes every malloc "
+            "lock before forking, releases them in the parent and re-initialises them in the "
+            "child. That protection is malloc's alone: any other lock (yours, a library's) "
+            "copied while held stays held, as the broken variant shows."
+        )
+    return f"{text} {_finish(facts)}"
+
+
 def explain(facts: Facts, variant: Variant) -> str:
     """What the facts of a run say, in plain words.
 
@@ -533,6 +630,8 @@ def explain(facts: Facts, variant: Variant) -> str:
     """
     if variant.key == "broken":
         return _explain_broken(facts)
+    if variant.key == "glibc-malloc":
+        return _explain_malloc(facts)
     child = f"The child (pid {facts['child_pid']})" if facts["child_pid"] else "The child"
     if variant.key == "fixed-atfork":
         held = f" {facts['hold']:g} s" if facts["hold"] else ""
@@ -541,7 +640,10 @@ def explain(facts: Facts, variant: Variant) -> str:
             text = (
                 f"The at-fork 'before' handler took the lock, so fork waited{waited} until thread B "
                 f"had finished with it (B held it{held}); the handlers released it in the parent "
-                "and in the child, so the child got a free lock in a consistent state."
+                "and in the child, so the child got a free lock in a consistent state. (glibc does "
+                "the same for malloc's own locks, except that in the child it re-initialises them "
+                "rather than unlocking them; and os.register_at_fork handlers run only for "
+                "os.fork(), not for a fork made in C.)"
             )
         elif facts["fork_after_release"] is False:
             text = (
@@ -558,7 +660,9 @@ def explain(facts: Facts, variant: Variant) -> str:
         return f"{text} {_finish(facts)}"
     how = (
         "exec'd /bin/sh at once, without touching the lock: exec replaced the whole copied "
-        "address space, the held lock with it"
+        "address space, the held lock with it (in Python the child still ran some code before "
+        "the exec: os.fork()'s after-fork handlers, and os.execv building argv allocates; none "
+        "of it took this lock, and the C version calls nothing but execv)"
         if variant.key == "fixed-exec"
         else "was started with fork110.Command (vfork + exec in C): no copy of the parent's "
         "Python ran in it, so nothing in it could wait for the lock"
@@ -586,6 +690,13 @@ DEMO = Demo(
             "fixed-exec", "the child execs at once", PYTHON_FIXED, c="threads_lock_fixed"
         ),
         "fixed-spawn": Variant("fixed-spawn", "spawn instead of fork", PYTHON_FIXED_SPAWN),
+        "glibc-malloc": Variant(
+            "glibc-malloc",
+            "the real malloc: 20 forks while thread B allocates, none hangs",
+            PYTHON_GLIBC_MALLOC,
+            c="threads_lock_malloc",
+            limits={"timeout": 5.0, "max_processes": 8},
+        ),
         "fixed-atfork": Variant(
             "fixed-atfork",
             "at-fork handlers: take the lock before fork, release it after",

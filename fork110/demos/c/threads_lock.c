@@ -2,7 +2,7 @@
  * child is a copy of A only: the lock is copied as "held", and B, the only thread that would
  * release it, does not exist in the child, so the child's malloc waits for the lock forever.
  * my_malloc() stands in for malloc: it takes our own mutex as malloc takes its lock, which makes
- * the demo deterministic (glibc's real malloc resets its locks at fork: see threads_lock_malloc).
+ * the demo deterministic (glibc's real malloc re-initialises its locks in the child: see threads_lock_malloc).
  * The parent waits 1 s for the child, says it is stuck, then kills and reaps it. Marked lines are
  * not on the slide.
  */

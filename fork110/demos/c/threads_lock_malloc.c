@@ -1,8 +1,9 @@
 /* threads_lock_malloc: the same experiment with glibc's real malloc. Thread B calls malloc and
  * free in a tight loop (so it is often inside malloc, holding an arena lock) while thread A forks
  * 20 children that each call malloc. None hangs: glibc's fork takes every malloc lock before
- * forking and resets them in the child. malloc itself is protected; the slide's hazard remains for
- * every other lock (yours, your libraries') that nobody resets at fork. Not on the slides.
+ * forking, releases them in the parent and re-initialises them in the child (it does not unlock
+ * them). malloc itself is protected; the slide's hazard remains for every other lock (yours, your
+ * libraries') that nobody re-initialises at fork. Not on the slides.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,7 +66,8 @@ int main(void) {
     }
     stop = 1;
     pthread_join(b, NULL);
-    printf("%d of %d children called malloc and exited: glibc resets malloc's locks at fork\n", ok,
-           CHILDREN);
+    printf("%d of %d children called malloc and exited: glibc re-initialises malloc's locks in "
+           "the child\n",
+           ok, CHILDREN);
     return ok == CHILDREN ? 0 : 1;
 }
