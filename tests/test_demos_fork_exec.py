@@ -107,3 +107,27 @@ def test_create_process_w_has_the_slides_ten_parameters() -> None:
     assert all(p in table for p in SLIDE_PARAMETERS)
     assert "10 parameters" in table and "sigprocmask" in table
     assert all(len(line) <= 100 for line in table.splitlines())
+
+
+def test_the_table_says_what_windows_and_linux_have_beyond_the_slide() -> None:
+    table = fork_exec.create_process_table(width=200)
+    assert "CREATE_SUSPENDED, then ResumeThread" in table
+    assert "pidfd" in table and "CreateProcessAsUserW" in table and "hToken" in table
+
+
+def test_linux_has_process_handles_too() -> None:
+    # a pidfd is a handle on one process: it becomes readable when that process exits
+    import select
+
+    from fork110 import Command
+
+    child = Command("sleep").arg("0.2").spawn()
+    fd = os.pidfd_open(child.id())
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        assert poller.poll(0) == []  # still running
+        assert poller.poll(5000)  # readable once it has exited
+    finally:
+        os.close(fd)
+        child.wait()

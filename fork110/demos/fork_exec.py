@@ -120,6 +120,9 @@ PYTHON_COMMAND = (
     + """\
 cpu = min(os.sched_getaffinity(0))  # CPU 0, or the first CPU this process may use
 
+# Python in a pre_exec hook allocates (objects, the set literal): fine here, where this parent has
+# one thread; with threads it could hang on a lock copied while held (notebook 04), which is why
+# Command warns (ThreadedForkWarning) when a multi-threaded parent uses pre_exec.
 def block_and_pin():                # runs in the child, after fork, before exec
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})  # 3. block a signal
     os.sched_setaffinity(0, {cpu})                                # 4. pin to one CPU
@@ -165,7 +168,9 @@ CREATE_PROCESS_W: list[tuple[str, str, str]] = [
     (
         "lpProcessAttributes",
         "security descriptor of the new process's handle, and whether that handle is inheritable",
-        "no handle: who may signal or trace a process follows its uid (Command.uid/gid)",
+        "no security descriptor: who may signal or trace a process follows its uids "
+        "(Command.uid/gid); a handle exists all the same: a pidfd (pidfd_open, clone's "
+        "CLONE_PIDFD), which fork110's Child waits on",
     ),
     (
         "lpThreadAttributes",
@@ -180,7 +185,9 @@ CREATE_PROCESS_W: list[tuple[str, str, str]] = [
     (
         "dwCreationFlags",
         "flags: new console or process group, suspended, debugged, priority class, ...",
-        "setpgid/setsid, nice, ptrace(PTRACE_TRACEME) in the child (process_group, pre_exec)",
+        "setpgid/setsid, nice, ptrace(PTRACE_TRACEME) in the child (process_group, pre_exec); "
+        "CREATE_SUSPENDED, then ResumeThread, gives Windows a gap of its own between the two steps, "
+        "configured from the parent through the handles",
     ),
     (
         "lpEnvironment",
@@ -209,7 +216,9 @@ CREATE_PROCESS_W: list[tuple[str, str, str]] = [
 
 NOT_A_PARAMETER = (
     "Not a parameter at all: the blocked-signal mask (Windows has no Unix signals); on Unix, "
-    "sigprocmask in the child (pre_exec), and the exec'd program starts with it."
+    "sigprocmask in the child (pre_exec), and the exec'd program starts with it. And a user: "
+    "CreateProcessAsUserW (the slide's second signature) takes one more parameter, hToken, the "
+    "user to run as; on Unix, setgid/setuid in the child (Command.uid/gid)."
 )
 """What the table leaves out: the third of the slide's four customizations."""
 

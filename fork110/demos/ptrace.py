@@ -74,7 +74,9 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.restype = ctypes.c_long
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
 
-def traceme():                                     # function_to_run: runs in the child before exec
+# function_to_run: runs in the child before exec. This Python allocates (the call, the f-string on
+# failure), which is only safe because this contained parent has a single thread (notebook 04).
+def traceme():
     if libc.ptrace(PTRACE_TRACEME, 0, None, None) == -1:
         err = ctypes.get_errno()
         os.write(2, f"child {os.getpid()}: ptrace(PTRACE_TRACEME): {os.strerror(err)}\\n".encode())
