@@ -163,3 +163,45 @@ def test_child_wait_returns_the_ptrace_stop_and_caches_it(build_dir: Path) -> No
     )
     assert lines.index("hello from the traced child") > 3
     assert lines[-1] == f"parent: child {child} exited with status 0"  # seen by the raw waitpid
+
+
+def _compile_snippet(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
+    rustc = find_rustc()
+    assert rustc is not None
+    src = tmp_path / "slide.rs"
+    src.write_text(
+        "#![allow(unused_variables)]\n"
+        "fn function_to_run() -> std::io::Result<()> { Ok(()) }\n"
+        "fn main() -> std::io::Result<()> {\n" + body + "\n    Ok(())\n}\n"
+    )
+    return subprocess.run(
+        [rustc, "--edition", "2021", "-o", str(tmp_path / "slide"), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+
+
+@needs_rustc
+def test_the_pre_exec_slide_does_not_compile_and_the_correction_does(tmp_path: Path) -> None:
+    from fork110.demos.ptrace import SLIDE, SLIDE_CORRECTED
+
+    # the slide with its OCR slips mended (pre exec, the comment's //, the brace) but as written:
+    # `let cmd` (not mut) and no `;` after spawn()
+    mended = (
+        SLIDE.replace("cmd.pre exec(function to run);", "cmd.pre_exec(function_to_run);\n}")
+        .replace("   Spawn child process", "// Spawn child process")
+        .replace(
+            "use std::os::unix::process::CommandExt;",
+            "use std::os::unix::process::CommandExt;\nuse std::process::Command;",
+        )
+    )
+    assert "let cmd = Command::new" in mended and mended.rstrip().endswith("cmd.spawn()")
+    bad = _compile_snippet(tmp_path, mended)
+    assert bad.returncode != 0
+    assert "expected `;`" in bad.stderr or "E0596" in bad.stderr
+    no_semicolon_fixed = _compile_snippet(tmp_path, mended.rstrip() + ";")
+    assert "E0596" in no_semicolon_fixed.stderr  # cannot borrow `cmd` as mutable
+    good = _compile_snippet(tmp_path, SLIDE_CORRECTED)
+    assert good.returncode == 0, good.stderr

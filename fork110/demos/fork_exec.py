@@ -23,8 +23,10 @@ True
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import sys
 import textwrap
 from typing import Any
 
@@ -44,6 +46,7 @@ __all__ = [
     "PYTHON_FIXED",
     "SLIDE",
     "create_process_table",
+    "posix_spawn_report",
     "run",
 ]
 
@@ -221,6 +224,46 @@ NOT_A_PARAMETER = (
     "user to run as; on Unix, setgid/setuid in the child (Command.uid/gid)."
 )
 """What the table leaves out: the third of the slide's four customizations."""
+
+
+_SPAWN_REPORT = (
+    "import os; "
+    "print(os.readlink('/proc/self/fd/1').split(':')[0]); "
+    "print(os.environ.get('FORK110_DEMO', '')); "
+    "print(open('/proc/self/status').read().split('SigBlk:')[1].split()[0])"
+)
+
+
+def posix_spawn_report() -> dict[str, object]:
+    """Unix's one-call way: ``os.posix_spawn`` makes three of the slide's changes *as arguments*
+    (a dup2 of a pipe onto fd 1 as a file action, an environment, a blocked signal as an attribute)
+    and starts a fresh Python that reports what it got. No Python code runs in the child, so this
+    is safe even from a multi-threaded process such as a notebook kernel.
+
+    >>> posix_spawn_report()
+    {'fd 1': 'pipe', 'FORK110_DEMO': 'set-by-posix_spawn', 'blocked': ['SIGUSR1'], 'exit status': 0}
+    """
+    r, w = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-I", "-S", "-c", _SPAWN_REPORT],
+            {**os.environ, "FORK110_DEMO": "set-by-posix_spawn"},
+            file_actions=[(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_CLOSE, r)],
+            setsigmask={signal.SIGUSR1},
+        )
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        lines = f.read().decode().splitlines()
+    _, status = os.waitpid(pid, 0)
+    fd1, env, mask = (lines + ["", "", "0"])[:3]
+    return {
+        "fd 1": fd1,
+        "FORK110_DEMO": env,
+        "blocked": blocked_signals(int(mask, 16)),
+        "exit status": os.waitstatus_to_exitcode(status),
+    }
 
 
 def create_process_table(width: int = 100) -> str:

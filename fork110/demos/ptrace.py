@@ -47,6 +47,7 @@ __all__ = [
     "PYTHON_FIXED",
     "PYTHON_INFERIOR",
     "SLIDE",
+    "SLIDE_CORRECTED",
     "Exited",
     "Inferior",
     "Signaled",
@@ -61,6 +62,22 @@ __all__ = [
 
 SLIDE = C_SOURCES["ptrace"].slide
 """The snippet as on the slide (Rust's ``pre_exec``)."""
+
+SLIDE_CORRECTED = """\
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+// Initialize Command
+let mut cmd = Command::new("ls");   // mut: pre_exec and spawn take &mut self
+// Add pre-exec function
+unsafe {
+    cmd.pre_exec(function_to_run);
+}
+// Spawn child process
+let child = cmd.spawn()?;           // the missing `;`, and `?` to take the Child out of the Result
+"""
+"""The slide's code corrected so that it compiles (inside a function returning ``io::Result``, with
+``function_to_run`` a ``FnMut() -> io::Result<()>``): ``let mut cmd``, ``pre_exec`` (the slide's
+``pre exec`` is an OCR slip), the closing brace, and the ``;``."""
 
 # -- the demo ----------------------------------------------------------------------------------------
 
