@@ -257,7 +257,7 @@ def posix_spawn_report() -> dict[str, object]:
     with os.fdopen(r, "rb") as f:
         lines = f.read().decode().splitlines()
     _, status = os.waitpid(pid, 0)
-    fd1, env, mask = (lines + ["", "", "0"])[:3]
+    fd1, env, mask = [*lines, "", "", "0"][:3]
     return {
         "fd 1": fd1,
         "FORK110_DEMO": env,
