@@ -28,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the fix (or the named variant) instead of the code as on the slide",
     )  # fmt: skip
     demo.add_argument("--c", action="store_true", help="run the completed C program (needs cc)")
+    demo.add_argument(
+        "--rust", action="store_true", help="run the Rust program, where there is one (needs rustc)"
+    )
     demo.add_argument("--timeout", type=float, help="the watchdog, in seconds")
     demo.add_argument("--max-processes", type=int, help="the fork budget")
     demo.add_argument("--quiet", action="store_true", help="print only the explanation")
@@ -54,7 +57,8 @@ def _demo(args: argparse.Namespace) -> int:
             for k, v in (("timeout", args.timeout), ("max_processes", args.max_processes))
             if v is not None
         }
-        live = demo.start(args.fixed, language="c" if args.c else "python", **limits)
+        language = "rust" if args.rust else "c" if args.c else "python"
+        live = demo.start(args.fixed, language=language, **limits)
     except (ValueError, TypeError) as exc:
         print(f"fork110 demo: {exc}", file=sys.stderr)
         return 2

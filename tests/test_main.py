@@ -45,6 +45,18 @@ def test_fixed_and_c_flags() -> None:
     assert "exit status: 0" in out
 
 
+def test_rust_flag() -> None:
+    from fork110.demos._rs import find_rustc
+
+    code, out, _ = fork110("demo", "zombies", "--fixed", "fixed-with", "--rust")
+    assert code == 0
+    if find_rustc() is not None:
+        assert "(Command(...).spawn() in a with block: the Drop that calls wait(), rust)" in out
+        assert "Reaped(Child)" in out
+    else:
+        assert "no Rust compiler (rustc)" in out
+
+
 def test_bad_names_say_what_exists() -> None:
     code, _, err = fork110("demo", "no-such-demo")
     assert code == 2 and "no demo called 'no-such-demo'; the demos are: runaway" in err

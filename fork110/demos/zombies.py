@@ -7,8 +7,12 @@ processes). Still a thing! You could implement a struct with a Drop trait that c
 Variants: ``broken`` (3 zombies, visible in the tree, reaped late by ``waitpid``, as ``zombies.c``
 does), ``fixed-sigchld`` (a SIGCHLD handler reaps each child as it exits), ``fixed-with``
 (``fork110.Command(...).spawn()`` in a ``with`` block: leaving the block waits, the Drop that calls
-wait; Python only) and ``full-table`` (a parent makes zombies until fork fails at the run's
-process budget: zombies count against the process limit; Python only).
+wait; in Rust a guard type ``Reaped(Child)`` whose Drop waits), ``dropped`` (handles dropped without
+wait: in Rust, ``drop(child)``, since std's ``Child`` has no Drop; zombies until the parent exits),
+``sigchld-ignored`` (the kernel reaps, nobody gets a status), ``handler-steals`` (``waitpid(-1)`` in
+a SIGCHLD handler reaps the child ``Command`` waits for) and ``full-table`` (a parent makes zombies
+until fork fails at the run's process budget: zombies count against the process limit; Python
+only).
 
 >>> r = run()
 >>> r.facts["zombies_asleep"], r.facts["reaped"]
@@ -140,7 +144,8 @@ for pid in kids:
 
 PYTHON_FIXED_WITH = (
     """\
-# The recap's "Drop that calls wait()": fork110's Child is a context manager that reaps
+# The recap's "Drop that calls wait()" (std's Child has none): fork110's Child is a context manager
+# that reaps
 import os, time
 from fork110 import Command
 
@@ -437,7 +442,8 @@ def _full_table(facts: Facts) -> str:
         parts.append(
             f"With the parent that made {count(n + 1, 'process')}, the run's budget of "
             f"{facts['budget']}, and fork number {number} failed: {why!r} "
-            "(EAGAIN). A zombie runs nothing and holds no memory, but it keeps its pid, and pids "
+            "(EAGAIN). A zombie runs nothing and has no memory of its own, but the kernel keeps its task "
+            "entry and its pid, and pids "
             "count against the process limit (RLIMIT_NPROC, a pids cgroup, the kernel's pid_max): "
             "enough zombies and nobody can fork."
         )
