@@ -147,8 +147,8 @@ def _growth(counts: list[int]) -> str:
     how = (
         "every step a doubling"
         if doubled == steps
-        else f"{doubled} of the {steps} steps were doublings; the others caught the processes "
-        "between rounds (they do not fork in step) or at the budget"
+        else f"{doubled} of the {steps} steps {'was a doubling' if doubled == 1 else 'were doublings'}; "
+        "the others caught the processes between rounds (they do not fork in step) or at the budget"
     )
     return f"the samples saw {shown}; {how}"
 
