@@ -121,10 +121,10 @@ def test_command_defaults_and_a_stdin_pipe(build_dir: Path) -> None:
 
 
 def test_output_gives_the_child_a_null_stdin(build_dir: Path) -> None:
-    # the same program, fed input: output() must not pass our stdin on (it is null, not inherited),
-    # while status() inherits it; ps ignores stdin, so the proof is that nothing hangs or echoes
+    # run() gives the program a pipe on stdin; output() must not pass it on: the child gets null
     code, out, _ = run(exe("command", build_dir), stdin=b"typed input\n")
-    assert code == 0 and "typed input" not in out
+    assert code == 0 and "a child's stdin under output(): /dev/null" in out.splitlines()
+    assert "typed input" not in out
 
 
 def test_a_dropped_child_stays_a_zombie(build_dir: Path) -> None:

@@ -79,8 +79,10 @@ def test_command_output_status_spawn_and_file_not_found() -> None:
     assert failure["exception"] == "FileNotFoundError"
     assert failure["filename"] == failure["program"] == "no-such-program"
     assert failure["errname"] == "ENOENT"
-    assert [e.kind for e in r.events].count("spawn") == 5  # ps three times, tr, no-such-program
-    assert f["children"] == f["reaped"] == 5 and f["left_to_supervisor"] == 0
+    # ps three times, readlink, tr, no-such-program
+    assert [e.kind for e in r.events].count("spawn") == 6
+    assert f["children"] == f["reaped"] == 6 and f["left_to_supervisor"] == 0
+    assert f["output_stdin"] == "/dev/null" and "stdin to be /dev/null" in r.explanation
     assert f["read_back"] == [{"via": "stdin pipe", "text": "HELLO THROUGH A PIPE"}]
     # the defaults of each way, said from the run: output() null/piped, status() inherited
     assert "output() (stdin null, stdout and stderr piped" in r.explanation
@@ -143,6 +145,7 @@ def test_rust_command_three_ways_a_stdin_pipe_and_not_found() -> None:
     assert {p["pid"] for p in f["ps"]} == {f["main_pid"]}
     assert [s["status"] for s in f["statuses"]] == ["exit status: 0"] * 3
     assert f["read_back"] == [{"via": "stdin pipe", "text": "HELLO THROUGH A PIPE"}]
+    assert f["output_stdin"] == "/dev/null"  # Rust's output(): stdin null, not inherited
     [failure] = f["failed"]
     assert failure["exception"] == "io::Error (ErrorKind::NotFound)"
     assert failure["errname"] == "ENOENT" and failure["program"] == "no-such-program"

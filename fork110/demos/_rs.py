@@ -163,7 +163,8 @@ _PROGRAMS = [
     _p(
         "command",
         """The slides' ps --pid example with std::process::Command three ways: output() (stdin
-        null, stdout and stderr piped, waits), status() (all three inherited: ps writes straight to
+        null, stdout and stderr piped, waits; a readlink of /proc/self/fd/0 under output() prints
+        /dev/null), status() (all three inherited: ps writes straight to
         our stdout), spawn() with a piped stdout, then wait(). Then a stdin pipe: tr a-z A-Z
         spawned with stdin and stdout piped, a line written into child.stdin, the pipe closed by
         dropping it so tr sees end of file, and wait_with_output(). Last, a missing program:

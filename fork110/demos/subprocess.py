@@ -17,7 +17,7 @@ which every absolute ``import subprocess`` still finds.)
 >>> c = run("command")
 >>> [p["via"] for p in c.facts["ps"]], c.facts["failed"][0]["exception"]
 (['output()', 'status()', 'spawn()'], 'FileNotFoundError')
->>> c.facts["children"] == c.facts["reaped"] == 5, c.facts["left_to_supervisor"]
+>>> c.facts["children"] == c.facts["reaped"] == 6, c.facts["left_to_supervisor"]
 (True, 0)
 """
 
@@ -108,6 +108,8 @@ out = ps.output()                   # fork, exec, pipes, waitpid: one call, wait
 for line in out.stdout.decode().splitlines():
     print(f"read from ps via output(): {line}")
 print(f"ps via output(): {out.status}")
+fd0 = Command("readlink").arg("/proc/self/fd/0").output()
+print(f"a child's stdin under output(): {fd0.stdout.decode().strip()}")
 
 status = ps.status()                # stdout inherited: ps prints straight to ours; waits
 print(f"ps via status(): {status}")
@@ -187,6 +189,7 @@ _UNCAUGHT = re.compile(r"^(\w+): \[Errno (\d+)\] (.+)$", re.M)
 _RUST_FAIL = re.compile(
     r'^Command::new\("(.+?)"\)\.output\(\) returned Err: kind (\w+), errno (\d+)$', re.M
 )
+_OUTPUT_STDIN = re.compile(r"^a child's stdin under output\(\): (.*)$", re.M)
 _READ_BACK = re.compile(
     r"^read back from tr via (supplyfd|stdin pipe)(?: \(pid \d+\))?: (.*)$", re.M
 )
@@ -310,6 +313,7 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
         "failed": _failures(run),
         "language": language_of(run),
         "read_back": [{"via": m[1], "text": m[2]} for m in _READ_BACK.finditer(run.stdout)],
+        "output_stdin": (m[1] if (m := _OUTPUT_STDIN.search(run.stdout)) else None),
         "exec_errors": [e.detail for e in run.events if e.kind == "exec-error"],
         "children": len(made),
         "reaped": len(reaped),
@@ -443,6 +447,11 @@ def explain(facts: Facts, variant: Variant) -> str:
             "later)" + (f": {done}." if done else ", but this run never got that far.")
         )
         parts.append(_ps_sentence(facts) + ".")
+        if facts["output_stdin"]:
+            parts.append(
+                f"A child run with output() found its stdin to be {facts['output_stdin']}: "
+                "output() pipes nothing in."
+            )
         for r in facts["read_back"]:
             parts.append(
                 "A pipe the other way: tr was spawned with stdin and stdout piped, a line was "

@@ -16,6 +16,8 @@ fn main() -> io::Result<()> {
         println!("read from ps via output(): {line}");
     }
     println!("ps via output(): {}", out.status);
+    let fd0 = Command::new("readlink").arg("/proc/self/fd/0").output()?;
+    println!("a child's stdin under output(): {}", String::from_utf8_lossy(&fd0.stdout).trim());
 
     // status(): all three streams inherited, so ps writes straight to our stdout; waits.
     let status = ps.status()?;
