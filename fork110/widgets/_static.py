@@ -1,0 +1,55 @@
+"""The static rendering that sits beside a widget in a saved notebook.
+
+A notebook opened without a kernel (GitHub, nbviewer, JupyterLab before a kernel runs) cannot
+draw a widget. So each widget, when displayed, also displays an HTML output of what it shows
+(the final tree, the transcript), updated when a run ends. While the widget is live it hides
+that copy with a style rule naming it, so nobody sees the picture twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+__all__ = ["Static"]
+
+
+class Static:
+    """One widget's static copy: an HTML display output with an id, updated in place.
+
+    >>> s = Static("TreeView(a contained run)")
+    >>> s.bundle("<b>tree</b>")["text/plain"]
+    '[TreeView(a contained run): a static copy for readers without a kernel]'
+    >>> s.css_class in s.hide_style()
+    True
+    """
+
+    def __init__(self, label: str) -> None:
+        """A static copy for the widget described by *label* (its stable text/plain)."""
+        self.label = label
+        self.css_class = f"fork110-static-{uuid.uuid4().hex[:12]}"
+        self._handle: Any = None
+
+    def hide_style(self) -> str:
+        """The style rule the live widget carries to hide its static copy."""
+        return f"<style>.{self.css_class}{{display:none}}</style>"
+
+    def bundle(self, html: str) -> dict[str, str]:
+        """The output's MIME bundle: the HTML, and a stable text/plain (what nbval compares)."""
+        return {
+            "text/html": f'<div class="fork110-static {self.css_class}">{html}</div>',
+            "text/plain": f"[{self.label}: a static copy for readers without a kernel]",
+        }
+
+    def show(self, html: str) -> None:
+        """Display the copy (in IPython only; elsewhere nothing happens)."""
+        try:
+            from IPython.display import display
+        except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+            return
+        self._handle = display(self.bundle(html), raw=True, display_id=True)
+
+    def update(self, html: str) -> None:
+        """Replace the displayed copy (if it was displayed)."""
+        if self._handle is not None:
+            self._handle.update(self.bundle(html), raw=True)
