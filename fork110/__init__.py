@@ -31,3 +31,16 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext fork110``: register the ``%%contained`` cell magic (IPython loads only then).
+
+    >>> class Shell:  # what IPython passes: an object with register_magics
+    ...     def register_magics(self, magics): print(magics.__name__)
+    >>> load_ipython_extension(Shell())
+    ContainedMagics
+    """
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
