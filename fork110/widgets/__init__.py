@@ -16,7 +16,7 @@ True
 
 # from ._command import CommandPlayground
 from ._demo import DemoPanel
-# from ._parent import BeTheParent
+from ._parent import BeTheParent
 from ._tree import TreeView
 
 __all__ = ["BeTheParent", "CommandPlayground", "DemoPanel", "TreeView"]
