@@ -14,7 +14,7 @@ True
 >>> panel.close()
 """
 
-# from ._command import CommandPlayground
+from ._command import CommandPlayground
 from ._demo import DemoPanel
 from ._parent import BeTheParent
 from ._tree import TreeView
