@@ -22,10 +22,11 @@ child
 
 from __future__ import annotations
 
-import functools
+import argparse
 import hashlib
 import os
 import queue
+import shlex
 import shutil
 import sys
 import tempfile
@@ -37,7 +38,14 @@ from fork110._command import Command
 from fork110._stdio import Stdio
 from fork110.sandbox import ContainedRun, Event, LiveRun
 
-__all__ = ["CellCompileError", "ContainedMagics", "load_ipython_extension", "run_cell"]
+__all__ = [
+    "CellCompileError",
+    "compile_cell",
+    "contained",
+    "load_ipython_extension",
+    "run_cell",
+    "start_cell",
+]
 
 CFLAGS = ("-Wall", "-Wextra", "-O0", "-pthread")
 VARIABLE = "_contained"
@@ -141,7 +149,7 @@ def run_cell(
     view = TreeView(live, budget=budget, title="%%contained" + (" --c" if c else ""))
     view.on_events(arrived.put)
     try:
-        from IPython.display import display
+        from fork110.widgets._static import display
 
         display(view)
         while not view.ended or not arrived.empty():
@@ -168,49 +176,52 @@ def _bind(result: ContainedRun | None) -> None:
         shell.user_ns[VARIABLE] = result
 
 
-@functools.cache
-def _magics() -> type:
-    from IPython.core.magic import Magics, cell_magic, magics_class
-    from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-
-    @magics_class
-    class ContainedMagics(Magics):  # type: ignore[misc]
-        """``%%contained [--budget N] [--timeout S] [--c] [--quiet]``."""
-
-        @magic_arguments()  # type: ignore[misc]
-        @argument("--budget", type=int, default=32, help="the fork budget (processes)")  # type: ignore[misc]
-        @argument("--timeout", type=float, default=5.0, help="the watchdog's timeout (s)")  # type: ignore[misc]
-        @argument("--c", action="store_true", help="the cell is C: compile it, then run it")  # type: ignore[misc]
-        @argument("--quiet", action="store_true", help="no tree, only the output")  # type: ignore[misc]
-        @cell_magic  # type: ignore[misc]
-        def contained(self, line: str, cell: str) -> None:
-            """Run the cell's code as a contained run (see :mod:`fork110.magic`)."""
-            from IPython.core.error import UsageError
-
-            args = parse_argstring(self.contained, line)
-            try:
-                result = run_cell(
-                    cell, budget=args.budget, timeout=args.timeout, c=args.c, quiet=args.quiet
-                )
-            except (CellCompileError, FileNotFoundError) as exc:  # said plainly, no traceback
-                raise UsageError(str(exc)) from None
-            _bind(result)
-
-    return ContainedMagics
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="%%contained", add_help=False, exit_on_error=False)
+    parser.add_argument("--budget", type=int, default=32, help="the fork budget (processes)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="the watchdog's timeout (s)")
+    parser.add_argument("--c", action="store_true", help="the cell is C: compile it, then run it")
+    parser.add_argument("--quiet", action="store_true", help="no tree, only the output")
+    return parser
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ContainedMagics":  # built on first use: IPython is imported only then
-        return _magics()
-    raise AttributeError(name)
+def contained(line: str, cell: str) -> None:
+    """The ``%%contained [--budget N] [--timeout S] [--c] [--quiet]`` cell magic.
+
+    >>> contained("--budget 2 --quiet", "print('in a run')")
+    in a run
+    >>> contained("--bogus", "pass")
+    Traceback (most recent call last):
+    ...
+    IPython.core.error.UsageError: %%contained: unrecognized arguments: --bogus ...
+    """
+    from IPython.core.error import UsageError
+
+    try:
+        args, rest = _parser().parse_known_args(shlex.split(line))
+    except (argparse.ArgumentError, ValueError) as exc:
+        raise UsageError(f"%%contained: {exc}") from None
+    if rest:
+        raise UsageError(
+            f"%%contained: unrecognized arguments: {' '.join(rest)} "
+            "(the options are --budget N, --timeout S, --c, --quiet)"
+        )
+    try:
+        result = run_cell(
+            cell, budget=args.budget, timeout=args.timeout, c=args.c, quiet=args.quiet
+        )
+    except (CellCompileError, FileNotFoundError) as exc:  # said plainly, without a traceback
+        raise UsageError(str(exc)) from None
+    _bind(result)
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register ``%%contained`` with *ipython* (what ``%load_ext fork110`` calls).
 
     >>> class Shell:  # what IPython gives: an object with register_magics
-    ...     def register_magics(self, magics): print(magics.__name__)
+    ...     def register_magic_function(self, func, magic_kind, magic_name):
+    ...         print(f"%%{magic_name}" if magic_kind == "cell" else "?")
     >>> load_ipython_extension(Shell())
-    ContainedMagics
+    %%contained
     """
-    ipython.register_magics(_magics())
+    ipython.register_magic_function(contained, magic_kind="cell", magic_name="contained")

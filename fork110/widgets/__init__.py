@@ -9,7 +9,7 @@
 
 >>> from fork110.widgets import DemoPanel
 >>> panel = DemoPanel("say_hello")
->>> panel.run().wait(20).facts["hello_from"] is not None
+>>> panel.run().wait(20).facts["hello"] > 0
 True
 >>> panel.close()
 """

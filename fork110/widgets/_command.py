@@ -13,7 +13,7 @@ import ipywidgets as w
 from fork110 import Command, Stdio, sandbox
 from fork110.sandbox import ContainedRun
 
-from ._static import Static
+from ._static import Static, display
 from ._tree import TreeView
 
 __all__ = ["CommandPlayground"]
@@ -60,24 +60,46 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
             value="", description="env changes", placeholder="NAME=value or -NAME, one a line",
             style=style, layout=w.Layout(width="520px", height="56px"),
         )  # fmt: skip
-        self.cwd = w.Text(value="", description="current_dir", placeholder="(the parent's)", style=style, layout=wide)
+        self.cwd = w.Text(
+            value="",
+            description="current_dir",
+            placeholder="(the parent's)",
+            style=style,
+            layout=wide,
+        )
         self.stdin = w.Dropdown(options=_STDIO, value="inherit", description="stdin", style=style)
         self.stdout = w.Dropdown(options=_STDIO, value="piped", description="stdout", style=style)
         self.stderr = w.Dropdown(options=_STDIO, value="piped", description="stderr", style=style)
-        self.method = w.Dropdown(options=_METHODS, value="output()", description="then", style=style)
+        self.method = w.Dropdown(
+            options=_METHODS, value="output()", description="then", style=style
+        )
         self.python_view = w.HTML()
         self.rust_view = w.HTML()
         self.problem = w.HTML()
-        self.run_button = w.Button(description="Run (contained)", button_style="primary", icon="play")
+        self.run_button = w.Button(
+            description="Run (contained)", button_style="primary", icon="play"
+        )
         self.run_button.on_click(lambda _b: self.run())
         self.answer = w.HTML()
         self.tree_box = w.VBox()
-        for field in (self.program, self.args, self.env, self.cwd, self.stdin, self.stdout, self.stderr, self.method):
+        for field in (
+            self.program,
+            self.args,
+            self.env,
+            self.cwd,
+            self.stdin,
+            self.stdout,
+            self.stderr,
+            self.method,
+        ):
             field.observe(lambda _c: self._update(), names="value")
         code = w.HBox(
             [
                 w.VBox([w.HTML("<b>Python</b>"), self.python_view], layout=w.Layout(width="50%")),
-                w.VBox([w.HTML("<b>Rust</b> (<code>to_rust()</code>)"), self.rust_view], layout=w.Layout(width="50%")),
+                w.VBox(
+                    [w.HTML("<b>Rust</b> (<code>to_rust()</code>)"), self.rust_view],
+                    layout=w.Layout(width="50%"),
+                ),
             ]
         )
         super().__init__(
@@ -115,7 +137,11 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
                 steps.append(("env", (name, value)))
         if self.cwd.value:
             steps.append(("current_dir", (self.cwd.value,)))
-        for name, field in (("stdin", self.stdin), ("stdout", self.stdout), ("stderr", self.stderr)):
+        for name, field in (
+            ("stdin", self.stdin),
+            ("stdout", self.stdout),
+            ("stderr", self.stderr),
+        ):
             if field.value != "inherit":
                 steps.append((name, (f"Stdio.{field.value}()",)))
         return steps
@@ -149,7 +175,9 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
             self.problem.value = ""
         except Exception as exc:
             rust = "(no Rust: the Python side raised)"
-            self.problem.value = f"<b style='color:#c62828'>{type(exc).__name__}</b>: {html.escape(str(exc))}"
+            self.problem.value = (
+                f"<b style='color:#c62828'>{type(exc).__name__}</b>: {html.escape(str(exc))}"
+            )
         self.rust_view.value = f"<pre style='{_BOX}'>{html.escape(rust)}</pre>"
 
     # -- running --------------------------------------------------------------------------------
@@ -204,7 +232,8 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
 
     def static_html(self) -> str:
         """The code and the last result, for readers without a kernel."""
-        return self.python_view.value + self.rust_view.value + self.problem.value + self.answer.value
+        parts = (self.python_view, self.rust_view, self.problem, self.answer)
+        return "".join(str(p.value) for p in parts)
 
     def __repr__(self) -> str:
         return "CommandPlayground()"
@@ -216,7 +245,5 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
         return bundle
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self._repr_mimebundle_(), raw=True)
         self._static.show(self.static_html())

@@ -13,7 +13,7 @@ from fork110 import demos
 from fork110.demos import Demo, DemoResult
 from fork110.sandbox import ContainedRun, Event
 
-from ._static import Static
+from ._static import Static, display
 from ._tree import TreeView
 
 __all__ = ["DemoPanel"]
@@ -42,7 +42,9 @@ class DemoPanel(w.VBox):  # type: ignore[misc]
     >>> panel.close()
     """
 
-    def __init__(self, name: str, *, budget: int | None = None, timeout: float | None = None) -> None:
+    def __init__(
+        self, name: str, *, budget: int | None = None, timeout: float | None = None
+    ) -> None:
         """The panel for the demo called *name* (see :func:`fork110.demos.names`)."""
         self.demo: Demo = demos.get(name)
         self.result: DemoResult | None = None
@@ -72,7 +74,9 @@ class DemoPanel(w.VBox):  # type: ignore[misc]
         self.fixed_button.disabled = not fixes
         has_c = d.variants[keys[0]].c is not None
         compiler = shutil.which("cc") is not None
-        self.c_button = w.Button(description="Run C", icon="cogs", disabled=not (has_c and compiler))
+        self.c_button = w.Button(
+            description="Run C", icon="cogs", disabled=not (has_c and compiler)
+        )
         self.c_button.tooltip = (
             "compile the completed C program and run it, contained"
             if has_c and compiler
@@ -109,10 +113,19 @@ class DemoPanel(w.VBox):  # type: ignore[misc]
         self.tree: TreeView | None = None
         super().__init__(
             [
-                w.HTML(self._static.hide_style() + f"<h4 style='margin:2px 0'>{html.escape(d.title)}</h4>"),
+                w.HTML(
+                    self._static.hide_style()
+                    + f"<h4 style='margin:2px 0'>{html.escape(d.title)}</h4>"
+                ),
                 self.code,
                 w.HBox(
-                    [self.run_button, self.fixed_button, self.fix_choice, self.c_button, self.kill_button]
+                    [
+                        self.run_button,
+                        self.fixed_button,
+                        self.fix_choice,
+                        self.c_button,
+                        self.kill_button,
+                    ]
                 ),
                 w.HBox([self.budget, self.timeout]),
                 self.tree_box,
@@ -145,13 +158,17 @@ class DemoPanel(w.VBox):  # type: ignore[misc]
             )
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
-            self.explanation.value = f"<b style='color:#c62828'>Could not run</b>: {html.escape(self.error)}"
+            self.explanation.value = (
+                f"<b style='color:#c62828'>Could not run</b>: {html.escape(self.error)}"
+            )
             self._done.set()
             return self
         self._run = drun
         self.runs += 1
         what = f"{drun.variant.key}, {drun.language}"
-        tree = TreeView(drun.live, budget=int(self.budget.value), title=f"{self.demo.name} ({what})")
+        tree = TreeView(
+            drun.live, budget=int(self.budget.value), title=f"{self.demo.name} ({what})"
+        )
         self.tree = tree
         self.tree_box.children = (tree,)
         self.kill_button.disabled = False
@@ -202,8 +219,6 @@ class DemoPanel(w.VBox):  # type: ignore[misc]
         return bundle
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self._repr_mimebundle_(), raw=True)
         self._static.show(self.static_html())
 
@@ -213,7 +228,9 @@ class DemoPanel(w.VBox):  # type: ignore[misc]
         for e in events:
             if e.kind in ("stdout", "stderr"):
                 for line in e.detail.splitlines():
-                    self._lines.append(f"{e.process} | {line}" if e.kind == "stdout" else f"{e.process} ! {line}")
+                    self._lines.append(
+                        f"{e.process} | {line}" if e.kind == "stdout" else f"{e.process} ! {line}"
+                    )
             elif e.kind != "end":
                 self._lines.append(e.describe())
         del self._lines[:-_MAX_LINES]

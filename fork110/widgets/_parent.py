@@ -22,12 +22,12 @@ import ipywidgets as w
 from fork110 import sandbox
 from fork110.sandbox import ContainedRun, Event
 
-from ._static import Static
+from ._static import Static, display
 from ._tree import TreeView
 
 __all__ = ["DRIVER", "BeTheParent"]
 
-DRIVER = r'''
+DRIVER = r"""
 import os, signal, sys, time
 
 fifo = sys.argv[1] if len(sys.argv) > 1 else FIFO
@@ -119,7 +119,7 @@ with open(fifo) as commands:
                   "which reaps them" if left else "the parent exits; it has no child left")
             sys.stdout.flush()
             os._exit(0)
-'''
+"""
 """The parent's program: reads one word per line from the FIFO named by its argument."""
 
 _BUTTONS = (
@@ -216,14 +216,12 @@ class BeTheParent(w.VBox):  # type: ignore[misc]
         return bundle
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self._repr_mimebundle_(), raw=True)
         self._static.show(self.static_html())
 
     def static_html(self) -> str:
         """The tree and the parent's log, for readers without a kernel."""
-        return self.tree.static_html() + self.journal.value
+        return self.tree.static_html() + str(self.journal.value)
 
     def _on_events(self, events: list[Event]) -> None:
         for e in events:

@@ -11,7 +11,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-__all__ = ["Static"]
+__all__ = ["Static", "display"]
+
+
+def display(obj: Any, **kwargs: Any) -> Any:
+    """IPython's ``display`` (typed for mypy); returns the display handle when asked for one.
+
+    >>> display("outside IPython it prints")
+    outside IPython it prints
+    """
+    from IPython.display import display as ipython_display
+
+    return ipython_display(obj, **kwargs)  # type: ignore[no-untyped-call]
 
 
 class Static:
@@ -43,10 +54,6 @@ class Static:
 
     def show(self, html: str) -> None:
         """Display the copy (in IPython only; elsewhere nothing happens)."""
-        try:
-            from IPython.display import display
-        except ImportError:  # pragma: no cover - IPython comes with ipywidgets
-            return
         self._handle = display(self.bundle(html), raw=True, display_id=True)
 
     def update(self, html: str) -> None:

@@ -14,7 +14,7 @@ from fork110.ps import Inspector, Snapshot
 from fork110.sandbox import ContainedRun, Event, LiveRun
 
 from . import _render
-from ._static import Static
+from ._static import Static, display
 
 __all__ = ["TreeView"]
 
@@ -61,7 +61,7 @@ class TreeView(w.VBox):  # type: ignore[misc]
         self.peak = 0
         self.status = "starting"
         self._live = source if isinstance(source, LiveRun) else None
-        self._inspector = None if self._live is not None else Inspector(int(source))
+        self._inspector = Inspector(source) if isinstance(source, int) else None
         self._budget = budget
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -139,7 +139,9 @@ class TreeView(w.VBox):  # type: ignore[misc]
         view of a pid (there is no run to wait for).
         """
         if self._live is None:
-            raise ValueError("this view shows a pid, not a contained run: there is no run to wait for")
+            raise ValueError(
+                "this view shows a pid, not a contained run: there is no run to wait for"
+            )
         if not self._ended.wait(timeout):
             raise TimeoutError(f"the run was still going after {timeout} s")
         assert self.result is not None
@@ -179,8 +181,6 @@ class TreeView(w.VBox):  # type: ignore[misc]
         return bundle
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self._repr_mimebundle_(), raw=True)
         self._static.show(self.static_html())
 
