@@ -192,7 +192,8 @@ class TreeView(w.VBox):  # type: ignore[misc]
                 started = time.monotonic()
                 if not self._tick():
                     break
-                self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+                if self._live is None:  # a pid view: nothing to read between refreshes
+                    self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
             self._finish()
         finally:
             self.refreshing = False
@@ -203,10 +204,18 @@ class TreeView(w.VBox):  # type: ignore[misc]
         snap: Snapshot | None = None
         events: list[Event] = []
         if self._live is not None:
-            with self._lock:
-                events = self._live.poll(0.0)
-                done = self._live.done
-                if not done:
+            # keep reading the run's events until the next refresh is due: the run samples its
+            # tree as each fork and exit arrives, so even a run faster than a refresh is seen
+            due = time.monotonic() + self.interval
+            done = False
+            while not done and not self._stop.is_set():
+                with self._lock:
+                    events += self._live.poll(min(0.02, max(0.0, due - time.monotonic())))
+                    done = self._live.done
+                if time.monotonic() >= due:
+                    break
+            if not done:
+                with self._lock:
                     snap = self._live.snapshot()
             if events:
                 for listener in self._listeners:
