@@ -290,7 +290,12 @@ class TreeView(w.VBox):  # type: ignore[misc]
             for listener in self._listeners:
                 listener(rest)
         run = self.result
-        final = next((s for s in reversed(run.snapshots) if len(s)), None)
+        # the final tree: the last one with the run's first process in it (after it exits,
+        # what is left are orphans on their way out), else the last with anything in it
+        shown = [s for s in run.snapshots if len(s)]
+        final = next((s for s in reversed(shown) if s.by_name("parent")), None) or (
+            shown[-1] if shown else None
+        )
         if final is not None and not any(_STARTING in p.command for p in final):
             self._show(final, final=True)
         elif self.snapshot is not None:
