@@ -72,7 +72,11 @@ def test_kill_ends_the_run_soon() -> None:
 
 
 def test_text_mode_is_one_toggle_away() -> None:
-    view = TreeView(start("import os, time\nif os.fork() == 0:\n    time.sleep(0.3)\nelse:\n    time.sleep(0.6)"))
+    view = TreeView(
+        start(
+            "import os, time\nif os.fork() == 0:\n    time.sleep(0.3)\nelse:\n    time.sleep(0.6)"
+        )
+    )
     view.wait(20)
     view._mode.value = "text (├──)"
     assert "└──" in view._text.value and view._picture.layout.display == "none"

@@ -168,17 +168,24 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
                 getattr(cmd, name)(*args)
         return cmd
 
+    @property
+    def rust(self) -> str:
+        """The Rust ``std::process::Command`` the fields describe (``to_rust()``), or why not."""
+        try:
+            return self.command().to_rust()
+        except Exception:
+            return "(no Rust: the Python side raised)"
+
     def _update(self) -> None:
         self.python_view.value = f"<pre style='{_BOX}'>{html.escape(self.python)}</pre>"
         try:
-            rust = self.command().to_rust()
+            self.command()
             self.problem.value = ""
         except Exception as exc:
-            rust = "(no Rust: the Python side raised)"
             self.problem.value = (
                 f"<b style='color:#c62828'>{type(exc).__name__}</b>: {html.escape(str(exc))}"
             )
-        self.rust_view.value = f"<pre style='{_BOX}'>{html.escape(rust)}</pre>"
+        self.rust_view.value = f"<pre style='{_BOX}'>{html.escape(self.rust)}</pre>"
 
     # -- running --------------------------------------------------------------------------------
 
