@@ -132,12 +132,13 @@ def chart_svg(
     (True, True)
     """
     top = max([budget or 0] + [n for _, n in points] + [1])
-    t_end = max((t for t, _ in points), default=1.0) or 1.0
+    t_start = min((t for t, _ in points), default=0.0)
+    t_end = max((t - t_start for t, _ in points), default=1.0) or 1.0
     left, right, up, down = 28, 8, 8, 16
     w, h = width - left - right, height - up - down
 
     def xy(t: float, n: int) -> str:
-        return f"{left + w * t / t_end:.1f},{up + h - h * n / top:.1f}"
+        return f"{left + w * (t - t_start) / t_end:.1f},{up + h - h * n / top:.1f}"
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="fork110-chart" width="{width}" '
@@ -214,8 +215,10 @@ def summary_html(run: ContainedRun, *, what: str = "") -> str:
             f"<b>The watchdog killed the run</b> after {run.timeout:g} s"
             + (f": {html.escape(run.watchdog)}" if run.watchdog else ".")
         )
+    elif run.killed == "killed":
+        lines.append("<b>Killed</b> on request (the Kill button, or the view was closed).")
     elif run.killed:
-        lines.append(f"<b>Killed</b> ({html.escape(run.killed)}).")
+        lines.append(f"<b>Killed</b>: {html.escape(run.killed)}.")
     lines.append(html.escape(run.summary()))
     statuses = []
     for name in run.processes():

@@ -292,8 +292,8 @@ class TreeView(w.VBox):  # type: ignore[misc]
         run = self.result
         # the final tree: the last one with the run's first process in it (after it exits,
         # what is left are orphans on their way out), else the last with anything in it
-        shown = [s for s in run.snapshots if len(s)]
-        final = next((s for s in reversed(shown) if s.by_name("parent")), None) or (
+        shown = [s for s in run.snapshots if len(s) and not _exiting(s)]
+        final = next((s for s in reversed(shown) if _parent_alive(s)), None) or (
             shown[-1] if shown else None
         )
         if final is not None and not any(_STARTING in p.command for p in final):
@@ -320,6 +320,17 @@ class TreeView(w.VBox):  # type: ignore[misc]
         self._static.update(self.static_html())
         for end in self._end_listeners:
             end(run)
+
+
+def _parent_alive(snap: Snapshot) -> bool:
+    """The run's first process is in the tree and not exiting (nor a zombie of the supervisor)."""
+    p = snap.by_name("parent")
+    return p is not None and p.state not in "ZX"
+
+
+def _exiting(snap: Snapshot) -> bool:
+    """A process caught while it exits: no command line left, not yet a zombie."""
+    return any(p.command.startswith("[") and p.state not in "ZX" for p in snap)
 
 
 def _set(widget: w.HTML, value: str) -> None:
