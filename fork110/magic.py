@@ -22,21 +22,14 @@ child
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import os
-import queue
-import shlex
 import shutil
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fork110 import sandbox
-from fork110._command import Command
-from fork110._stdio import Stdio
-from fork110.sandbox import ContainedRun, Event, LiveRun
+if TYPE_CHECKING:  # imported when a cell runs, so that %load_ext stays quick
+    from fork110.sandbox import ContainedRun, Event, LiveRun
 
 __all__ = [
     "CellCompileError",
@@ -73,6 +66,9 @@ def compile_cell(source: str) -> Path:
     >>> compile_cell("int main(void) { return 0; }").is_file()
     True
     """
+    import hashlib
+    import tempfile
+
     cc = shutil.which("cc")
     if cc is None:
         raise FileNotFoundError("no C compiler (cc) on this machine: install gcc to run C cells")
@@ -85,6 +81,8 @@ def compile_cell(source: str) -> Path:
     src = base / f"cell-{key}.c"
     src.write_text(source, encoding="utf-8")
     tmp = base / f"cell-{key}.tmp{os.getpid()}"
+    from fork110 import Command, Stdio
+
     cmd = Command(cc).args([*CFLAGS, "-o", str(tmp), str(src)]).stdin(Stdio.null())
     out = cmd.output()  # a spawn (posix_spawn/vfork), not a fork of the kernel
     message = (out.stderr + out.stdout).decode("utf-8", "replace").replace(str(src), "cell.c")
@@ -113,6 +111,8 @@ def start_cell(cell: str, *, budget: int = 32, timeout: float = 5.0, c: bool = F
     ...     live.result().stdout
     '2\\n'
     """
+    from fork110 import sandbox
+
     if c:
         exe = compile_cell(cell)
         return sandbox.start_program([str(exe)], max_processes=budget, timeout=timeout)
@@ -143,6 +143,8 @@ def run_cell(
         if not result.success():
             print(result.summary(), file=sys.stderr)
         return result
+    import queue
+
     from fork110.widgets import TreeView
 
     arrived: queue.Queue[list[Event]] = queue.Queue()
@@ -176,7 +178,9 @@ def _bind(result: ContainedRun | None) -> None:
         shell.user_ns[VARIABLE] = result
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> Any:  # an argparse.ArgumentParser (imported on first use)
+    import argparse
+
     parser = argparse.ArgumentParser(prog="%%contained", add_help=False, exit_on_error=False)
     parser.add_argument("--budget", type=int, default=32, help="the fork budget (processes)")
     parser.add_argument("--timeout", type=float, default=5.0, help="the watchdog's timeout (s)")
@@ -195,6 +199,9 @@ def contained(line: str, cell: str) -> None:
     ...
     IPython.core.error.UsageError: %%contained: unrecognized arguments: --bogus ...
     """
+    import argparse
+    import shlex
+
     from IPython.core.error import UsageError
 
     try:

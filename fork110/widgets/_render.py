@@ -23,6 +23,11 @@ _KINDS: dict[str, tuple[str, str, str]] = {
     "traced": ("#ece0fb", "#6a1b9a", "t traced (stopped by a debugger, ptrace)"),
     "disk": ("#e0ecfb", "#1565c0", "D in the kernel, uninterruptible (disk or I/O)"),
 }
+_SVG_STYLE = (
+    "<style>.fork110-tree .proc rect{stroke-width:1.5}.fork110-tree .proc text{fill:#111}"
+    + "".join(f".fork110-tree .{k} rect{{fill:{f};stroke:{s}}}" for k, (f, s, _) in _KINDS.items())
+    + "</style>"
+)
 _ROW = 26
 _INDENT = 26
 _BOX_W = 430
@@ -81,6 +86,7 @@ def tree_svg(snap: Snapshot, *, title: str = "") -> str:
     ]
     if title:
         out.append(f"<title>{html.escape(title)}</title>")
+    out.append(_SVG_STYLE)
     row_of: dict[int, int] = {}
     for i, p in enumerate(procs):
         row_of[p.pid] = i
@@ -97,21 +103,16 @@ def tree_svg(snap: Snapshot, *, title: str = "") -> str:
         )
     for i, p in enumerate(procs):
         k = kind(p)
-        fill, stroke, _ = _KINDS[k]
         x = p.depth * _INDENT + 4
         y = i * _ROW + 4
         cmd = _short(p.command, 38)
         label = f"{p.name}  {p.pid}  {p.state}  {cmd}"
+        wait = f" in {html.escape(p.wchan)}" if p.wchan else ""
         out.append(
-            f'<g class="proc {k}" data-name="{html.escape(p.name)}" data-pid="{p.pid}" '
-            f'data-state="{html.escape(p.state)}">'
-            f"<title>{html.escape(p.name)} (pid {p.pid}, ppid {p.ppid}): state "
-            f"{html.escape(p.stat or p.state)}"
-            f"{', waiting in ' + html.escape(p.wchan) if p.wchan else ''}; "
-            f"{html.escape(p.command)}</title>"
-            f'<rect x="{x}" y="{y}" width="{_BOX_W}" height="{_ROW - 6}" rx="4" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
-            f'<text x="{x + 6}" y="{y + 14}" fill="#111">{html.escape(label)}</text></g>'
+            f'<g class="proc {k}" data-state="{html.escape(p.state)}">'
+            f"<title>ppid {p.ppid}, {html.escape(p.stat or p.state)}{wait}</title>"
+            f'<rect x="{x}" y="{y}" width="{_BOX_W}" height="{_ROW - 6}" rx="4"/>'
+            f'<text x="{x + 6}" y="{y + 14}">{html.escape(label)}</text></g>'
         )
     if hidden:
         y = len(procs) * _ROW + 16
