@@ -240,13 +240,16 @@ class TreeView(w.VBox):  # type: ignore[misc]
         n = len(snap)
         self.peak = max(self.peak, n)
         self.states_seen.update(p.state for p in snap)
-        if not self._points or self._points[-1][1] != n:
+        if not self._points:
+            self._points.append((0.0, 0))  # the run started with nothing to show yet
+        changed = self._points[-1][1] != n
+        if changed:
             self._points.append((now, n))
         if self._mode.value == "picture":
             _set(self._picture, _render.tree_svg(snap, title=self.title))
         else:
             _set(self._text, f"<pre>{html.escape(snap.tree())}</pre>")
-        if final or n != self._points[-1][1] or now - self._last_chart >= 0.5:
+        if final or changed or now - self._last_chart >= 0.25:
             self._last_chart = now
             self._draw_chart(now)
             _set(self._ps, f"In a terminal: <code>{html.escape(_render.ps_command(snap))}</code>")
