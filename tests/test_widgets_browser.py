@@ -232,6 +232,9 @@ def test_widgets_in_jupyterlab(lab: Lab) -> None:
             panels.nth(1).wait_for()
             zombies, long = panels.nth(0), panels.nth(1)
             assert "official Jupyter news" not in page.content()
+            # each widget's static copy (for readers without a kernel) is there, but hidden
+            assert page.locator(".fork110-static").count() >= 2
+            assert page.locator(".fork110-static:visible").count() == 0
 
             # the zombies demo: Run, a process drawn in state Z, then the end and the explanation
             zombies.get_by_role("button", name=RUN).click()
