@@ -153,9 +153,18 @@ class Kernel:
         pid: int = provisioner.process.pid  # type: ignore[attr-defined]
         return pid
 
-    def execute(self, code: str, timeout: float = 60) -> tuple[str, dict[str, object]]:
-        """Run *code*; its text output and the reply."""
-        msg_id = self.kc.execute(code)
+    def execute(
+        self, code: str, timeout: float = 60, cell: str | None = None
+    ) -> tuple[str, dict[str, object]]:
+        """Run *code* (as the cell with id *cell*, as JupyterLab says); its output and the reply."""
+        if cell is None:
+            msg_id = self.kc.execute(code)
+        else:
+            content = {"code": code, "silent": False, "store_history": True,
+                       "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}  # fmt: skip
+            msg = self.kc.session.msg("execute_request", content, metadata={"cellId": cell})
+            self.kc.shell_channel.send(msg)
+            msg_id = msg["header"]["msg_id"]
         return self.collect(msg_id, timeout)
 
     def collect(self, msg_id: str, timeout: float = 60) -> tuple[str, dict[str, object]]:
@@ -255,4 +264,26 @@ def test_restart_and_kill_the_kernel_mid_run(kernel: Kernel) -> None:
     run_pids = kernel_descendants(kernel.pid)
     kernel.km.shutdown_kernel(now=True)  # SIGKILL
     until(lambda: gone(run_pids), 5)
+    assert "Traceback" not in kernel.log_text()
+
+
+@pytest.mark.slow
+def test_rerunning_a_cell_kills_the_run_of_its_old_widget(kernel: Kernel) -> None:
+    cell = (
+        "from fork110.widgets import DemoPanel\n"
+        "p = DemoPanel('threads_lock', timeout=60)\n"
+        "p.run()\n"
+        "import time\n"
+        "while p.tree.snapshot is None: time.sleep(0.05)\n"
+        "print('running', flush=True)\n"
+    )
+    out, _ = kernel.execute(cell, cell="cell-1")
+    assert "running" in out
+    first = kernel_descendants(kernel.pid)
+    out, _ = kernel.execute(cell, cell="cell-1")  # the same cell, run again
+    assert "running" in out
+    until(lambda: gone(first), 5)
+    assert kernel_descendants(kernel.pid)  # the new run lives
+    out, _ = kernel.execute("p.kill(); print(p.wait(10).run.leaked)")
+    assert out == "0\n"
     assert "Traceback" not in kernel.log_text()

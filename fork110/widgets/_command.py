@@ -13,7 +13,7 @@ import ipywidgets as w
 from fork110 import Command, Stdio, sandbox
 from fork110.sandbox import ContainedRun
 
-from ._static import Static, display
+from ._static import Static, display, replace_in_cell
 from ._tree import TreeView
 
 __all__ = ["CommandPlayground"]
@@ -117,6 +117,7 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
                 self.answer,
             ]
         )
+        replace_in_cell(self)
         self._update()
 
     # -- what the fields say --------------------------------------------------------------------

@@ -13,7 +13,7 @@ from fork110 import demos
 from fork110.demos import Demo, DemoResult
 from fork110.sandbox import ContainedRun, Event
 
-from ._static import Static, display
+from ._static import Static, display, replace_in_cell
 from ._tree import TreeView
 
 __all__ = ["DemoPanel"]
@@ -133,6 +133,7 @@ class DemoPanel(w.VBox):  # type: ignore[misc]
                 self.explanation,
             ]
         )
+        replace_in_cell(self)
         self.add_class("fork110-demopanel")
 
     # -- the buttons' twins -----------------------------------------------------------------------

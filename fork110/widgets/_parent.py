@@ -22,7 +22,7 @@ import ipywidgets as w
 from fork110 import sandbox
 from fork110.sandbox import ContainedRun, Event
 
-from ._static import Static, display
+from ._static import Static, display, replace_in_cell
 from ._tree import TreeView
 
 __all__ = ["DRIVER", "BeTheParent"]
@@ -166,6 +166,7 @@ class BeTheParent(w.VBox):  # type: ignore[misc]
             self.buttons[word] = b
         self.buttons["quit"].button_style = "warning"
         self.buttons["kill"].button_style = "danger"
+        replace_in_cell(self)
         self.tree.on_events(self._on_events)
         self.tree.on_end(self._on_end)
         super().__init__(

@@ -9,9 +9,52 @@ that copy with a style rule naming it, so nobody sees the picture twice.
 from __future__ import annotations
 
 import uuid
+import weakref
 from typing import Any
 
-__all__ = ["Static", "display"]
+__all__ = ["Static", "display", "replace_in_cell"]
+
+# cell id -> (the execution that made them, the widgets it made)
+_by_cell: dict[str, tuple[str, list[weakref.ref[Any]]]] = {}
+
+
+def _execution() -> tuple[str, str] | None:
+    """(cell id, message id) of the cell being executed, where the front end says (JupyterLab and
+    nbclient send the cell's id with each execution); None elsewhere."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return None
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None:
+        return None
+    parent = kernel.get_parent("shell") or {}
+    cell = (parent.get("metadata") or {}).get("cellId")
+    msg = (parent.get("header") or {}).get("msg_id")
+    if parent.get("msg_type") != "execute_request" or not cell or not msg:
+        return None
+    return str(cell), str(msg)
+
+
+def replace_in_cell(widget: Any) -> None:
+    """Re-running a cell replaces its widgets: close (and so kill the runs of) the widgets an
+    earlier execution of the same cell made. Outside a kernel, nothing happens.
+
+    >>> replace_in_cell(object())
+    """
+    where = _execution()
+    if where is None:
+        return
+    cell, msg = where
+    made_by, widgets = _by_cell.get(cell, ("", []))
+    if made_by != msg:
+        for ref in widgets:
+            old = ref()
+            if old is not None and old is not widget:
+                old.close()
+        widgets = []
+    widgets.append(weakref.ref(widget))
+    _by_cell[cell] = (msg, widgets)
 
 
 def display(obj: Any, **kwargs: Any) -> Any:

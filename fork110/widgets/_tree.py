@@ -14,7 +14,7 @@ from fork110.ps import Inspector, Snapshot
 from fork110.sandbox import ContainedRun, Event, LiveRun
 
 from . import _render
-from ._static import Static, display
+from ._static import Static, display, replace_in_cell
 
 __all__ = ["TreeView"]
 
@@ -97,6 +97,7 @@ class TreeView(w.VBox):  # type: ignore[misc]
             ]
         )
         self.add_class("fork110-treeview")
+        replace_in_cell(self)
         self._thread = threading.Thread(target=self._loop, name="fork110-treeview", daemon=True)
         self._thread.start()
 
