@@ -287,3 +287,22 @@ def test_rerunning_a_cell_kills_the_run_of_its_old_widget(kernel: Kernel) -> Non
     out, _ = kernel.execute("p.kill(); print(p.wait(10).run.leaked)")
     assert out == "0\n"
     assert "Traceback" not in kernel.log_text()
+
+
+@pytest.mark.slow
+def test_interrupting_an_idle_kernel_kills_the_widgets_runs(kernel: Kernel) -> None:
+    out, _ = kernel.execute(
+        "from fork110.widgets import DemoPanel\n"
+        "p = DemoPanel('threads_lock', timeout=60)\n"
+        "p.run()\n"
+        "import time\n"
+        "while p.tree.snapshot is None: time.sleep(0.05)\n"
+        "print('running', flush=True)\n"
+    )
+    assert "running" in out
+    run_pids = kernel_descendants(kernel.pid)
+    kernel.km.interrupt_kernel()  # the kernel is idle: no cell to interrupt
+    until(lambda: gone(run_pids), 5)
+    out, _ = kernel.execute("r = p.wait(10); print(r.run.killed, r.run.leaked, p.tree.status)")
+    assert out == "killed 0 killed\n"
+    assert "Traceback" not in kernel.log_text()

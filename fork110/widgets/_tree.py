@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +21,7 @@ from ._static import Static, display, replace_in_cell
 __all__ = ["TreeView"]
 
 _STARTING = "_sandbox_supervisor"  # the run's first process before it becomes the student's code
+_views: weakref.WeakSet[TreeView] = weakref.WeakSet()
 EventListener = Callable[[list[Event]], None]
 EndListener = Callable[[ContainedRun | None], None]
 
@@ -98,6 +101,8 @@ class TreeView(w.VBox):  # type: ignore[misc]
         )
         self.add_class("fork110-treeview")
         replace_in_cell(self)
+        _views.add(self)
+        _kill_on_interrupt()
         self._thread = threading.Thread(target=self._loop, name="fork110-treeview", daemon=True)
         self._thread.start()
 
@@ -324,6 +329,35 @@ class TreeView(w.VBox):  # type: ignore[misc]
         self._static.update(self.static_html())
         for end in self._end_listeners:
             end(run)
+
+
+def _on_idle_interrupt(signum: int, frame: Any) -> None:
+    """The kernel's interrupt button while no cell runs: kill every run a view shows."""
+    for view in list(_views):
+        if view.refreshing:
+            view.kill()
+
+
+def _kill_on_interrupt() -> None:
+    """In an ipykernel, make an interrupt of the idle kernel kill the widgets' runs.
+
+    ipykernel ignores SIGINT while idle and, around each execution, swaps in Python's default
+    handler and then puts back the one it saved; we become the one it puts back. (While a cell
+    runs, an interrupt is a KeyboardInterrupt in that cell as usual; ``%%contained`` kills its
+    run on it.)
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None or not hasattr(kernel, "saved_sigint_handler"):
+        return
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _on_idle_interrupt)
+    if kernel.saved_sigint_handler in (signal.SIG_IGN, None):
+        kernel.saved_sigint_handler = _on_idle_interrupt
 
 
 def _parent_alive(snap: Snapshot) -> bool:
