@@ -38,8 +38,8 @@ class TreeView(w.VBox):  # type: ignore[misc]
 
     >>> from fork110.sandbox import start
     >>> view = TreeView(start("import os; os.waitpid(os.fork() or os._exit(0), 0)"))
-    >>> view.wait(10).success(), view.refreshing, view.refreshes > 0
-    (True, False, True)
+    >>> view.wait(10).success(), view.refreshing, view.status
+    (True, False, 'over')
     >>> view.close()
     """
 
@@ -307,6 +307,7 @@ class TreeView(w.VBox):  # type: ignore[misc]
         )
         if final is not None and not any(_STARTING in p.command for p in final):
             self._show(final, final=True)
+            self.refreshes += 1
         elif self.snapshot is not None:
             self._draw_chart(time.monotonic() - self._t0)
         self.peak = max(self.peak, run.peak_processes)
