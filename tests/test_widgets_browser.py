@@ -264,6 +264,28 @@ def test_widgets_in_jupyterlab(lab: Lab) -> None:
             long.scroll_into_view_if_needed()
             long.screenshot(path=str(ARTIFACTS / "demopanel-killed.png"))
             page.screenshot(path=str(ARTIFACTS / "lab.png"))
+
+            # be the parent: fork twice, let one exit (a zombie appears), SIGKILL it (nothing)
+            parent = page.locator(".fork110-parent")
+            parent.scroll_into_view_if_needed()
+            parent.get_by_role("button", name="fork()").click()
+            parent.locator('g.proc[data-state="S"]').nth(1).wait_for()
+            parent.get_by_role("button", name="fork()").click()
+            parent.locator('g.proc[data-state="S"]').nth(2).wait_for()
+            parent.get_by_role("button", name="let a child exit").click()
+            parent.locator('g.proc[data-state="Z"]').first.wait_for()
+            parent.get_by_role("button", name="SIGKILL a zombie").click()
+            parent.get_by_text("nothing happened").wait_for()
+            parent.screenshot(path=str(ARTIFACTS / "be-the-parent.png"))
+
+            # the Command playground: edit the environment, see Rust follow, run it
+            play = page.locator(".fork110-command")
+            play.scroll_into_view_if_needed()
+            play.locator("textarea").fill("GREETING=hello from the playground")
+            play.get_by_text('.env("GREETING", "hello from the playground")').wait_for()
+            play.get_by_role("button", name=re.compile("Run")).click()
+            play.get_by_text("exit status: 3").first.wait_for()
+            play.screenshot(path=str(ARTIFACTS / "command-playground.png"))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failure.png"))
             raise

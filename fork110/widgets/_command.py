@@ -117,6 +117,7 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
                 self.answer,
             ]
         )
+        self.add_class("fork110-command")
         replace_in_cell(self)
         self._update()
 
@@ -149,13 +150,16 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
 
     @property
     def python(self) -> str:
-        """The Python ``Command`` chain the fields describe."""
-        out = f"Command({self.program.value!r})"
+        """The Python ``Command`` chain the fields describe, on one line."""
+        return "".join(self._chain())
+
+    def _chain(self) -> list[str]:
+        out = [f"Command({self.program.value!r})"]
         for name, args in self._steps():
             if name in ("stdin", "stdout", "stderr"):
-                out += f".{name}({args[0]})"
+                out.append(f".{name}({args[0]})")
             else:
-                out += f".{name}({', '.join(repr(a) for a in args)})"
+                out.append(f".{name}({', '.join(repr(a) for a in args)})")
         return out
 
     def command(self) -> Command:
@@ -178,7 +182,10 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
             return "(no Rust: the Python side raised)"
 
     def _update(self) -> None:
-        self.python_view.value = f"<pre style='{_BOX}'>{html.escape(self.python)}</pre>"
+        chain = self._chain()
+        method = self.method.value
+        shown = "(\n    " + "\n    ".join(chain) + f"\n    .{method}\n)"
+        self.python_view.value = f"<pre style='{_BOX}'>{html.escape(shown)}</pre>"
         try:
             self.command()
             self.problem.value = ""
@@ -186,7 +193,10 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
             self.problem.value = (
                 f"<b style='color:#c62828'>{type(exc).__name__}</b>: {html.escape(str(exc))}"
             )
-        self.rust_view.value = f"<pre style='{_BOX}'>{html.escape(self.rust)}</pre>"
+        rust = self.rust
+        if not self.problem.value:
+            rust += f"\n    .{method}"  # what runs it, in Rust as in Python
+        self.rust_view.value = f"<pre style='{_BOX}'>{html.escape(rust)}</pre>"
 
     # -- running --------------------------------------------------------------------------------
 

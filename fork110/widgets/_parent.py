@@ -177,6 +177,7 @@ class BeTheParent(w.VBox):  # type: ignore[misc]
                 self.journal,
             ]
         )
+        self.add_class("fork110-parent")
 
     def press(self, word: str) -> None:
         """Do what a button does: ``fork``, ``exit``, ``wait``, ``waitall``, ``kill`` or ``quit``."""
