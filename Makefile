@@ -17,12 +17,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-lab: $(STAMP)
+# JupyterLab settings for the course (no "get Jupyter news?" pop-up, no update check, the
+# notebook's kernel starts without asking): the app-level overrides.json inside the venv.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(LAB_SETTINGS): jupyter/overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp jupyter/overrides.json $@
+
+lab: $(STAMP) $(LAB_SETTINGS)
 	@# No display (ssh, container, CI): do not try to open a browser; Jupyter prints the URL to open.
 	@# As root (a container, a class VM) Jupyter refuses to start without --allow-root.
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks \
 	    $$( [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ] || echo --no-browser ) \
-	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
+	    $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \
+	    --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS)
 
 test: lint typecheck pytest nbval
 

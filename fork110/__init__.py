@@ -31,3 +31,17 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext fork110``: register the ``%%contained`` cell magic (IPython loads only then).
+
+    >>> class Shell:  # what IPython passes: an object with register_magics
+    ...     def register_magic_function(self, func, magic_kind, magic_name):
+    ...         print(f"%%{magic_name}" if magic_kind == "cell" else "?")
+    >>> load_ipython_extension(Shell())
+    %%contained
+    """
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
