@@ -33,8 +33,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# COMMAND_TESTS run a second time under the portable engine (public APIs only; see fork110/_engine.py)
+COMMAND_TESTS := tests/test_command.py tests/test_child.py tests/test_engine.py tests/test_stdio.py \
+                 tests/test_status.py fork110/_engine.py fork110/_command.py fork110/_child.py
+
 pytest: $(STAMP)
 	$(PY) -m pytest
+	FORK110_ENGINE=portable $(PY) -m pytest -p no:cacheprovider $(COMMAND_TESTS)
 
 nbval: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider $(NBVAL) notebooks
