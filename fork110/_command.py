@@ -325,7 +325,7 @@ class Command:
         True
         """
         pid, fds, leader = self._start("inherit", "inherit", "inherit")
-        return Child(pid, *fds, leader=leader)
+        return Child._spawned(pid, *fds, leader=leader)
 
     def status(self) -> ExitStatus:
         """Run the program to completion (streams inherited unless set) and return its exit status.
@@ -403,7 +403,10 @@ class Command:
         ):  # Python ignores these; a new program starts with defaults
             if hasattr(signal, sig):
                 signal.signal(getattr(signal, sig), signal.SIG_DFL)
-        first: OSError | None = None
+        signal.pthread_sigmask(
+            signal.SIG_SETMASK, ()
+        )  # as Rust: the program starts with none blocked
+        first = 0
         for exe in exes:
             try:
                 if env is None:
@@ -411,10 +414,10 @@ class Command:
                 else:
                     os.execve(exe, argv, dict(_split_env(env)))
             except OSError as exc:
-                if exc.errno not in (2, 20) and first is None:
-                    first = exc
-        err = first.errno if first is not None else 2
-        raise os_error(err or 0, "exec()", os.fsdecode(self._program_b))
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR) and not first:
+                    first = exc.errno or errno.EINVAL
+        # worded as spawn() words it (the chdir already happened: a relative path is from here)
+        raise _engine._child_error(b"OSError:%x:" % (first or errno.ENOENT), b"", exes, None)
 
     # -- internals ----------------------------------------------------------------------------------
 
@@ -422,7 +425,7 @@ class Command:
         """Check everything that can be checked without the OS and build argv, candidates, cwd, env."""
         program = self._program_b
         if not program:
-            raise os_error(2, "empty program name", "")
+            raise os_error(errno.ENOENT, "empty program name", "")
         if b"\0" in program:
             raise nul_error("the program name", self._program)
         argv = [self._arg0 if self._arg0 is not None else program, *self._argv]

@@ -119,6 +119,7 @@ def fork_exec(
     """
     fast = engine() == "fast"
     hooks, hook_names = list(hooks), list(hook_names)
+    run_dir = cwd  # where a relative program path is looked up, even when the chdir becomes a hook
     if cwd is not None and (uid is not None or gid is not None or groups is not None):
         # Rust sets the ids first and then changes directory, as the new user; CPython's engine does
         # it the other way round, so do the chdir from the child, after the ids (the fork path)
@@ -175,7 +176,7 @@ def fork_exec(
             raise
         if data:
             _reap(pid)  # the child failed before or at exec and exits 255: reap it now
-            raise _child_error(data, report, executables, cwd, settings)
+            raise _child_error(data, report, executables, cwd, settings, run_dir)
         return pid
     finally:
         for fd in fds:
@@ -426,7 +427,15 @@ def _child_error(
     executables: tuple[bytes, ...],
     cwd: bytes | None,
     settings: Sequence[str] = (),
+    run_dir: bytes | None = None,
 ) -> Exception:
+    """The exception for a child that failed before or at exec (``data`` in CPython's errpipe format,
+    ``report`` from a failing pre_exec hook). ``run_dir`` is the child's working directory, which a
+    relative program path is relative to.
+
+    >>> _child_error(b"OSError:d:", b"", (b"/etc",), None)
+    PermissionError(13, 'Permission denied (a directory, not a program)')
+    """
     if report:
         kind, name_b, text_b = [*report[1:].split(b"\0", 2), b"", b""][:3]
         name, text = name_b.decode(), text_b.decode("utf-8", "replace")
@@ -454,7 +463,11 @@ def _child_error(
     if err == errno.ENOENT and len(executables) > 1:
         dirs = b":".join(e.rpartition(b"/")[0] for e in executables)
         what = f"program not found on PATH {os.fsdecode(dirs)!r}"
-    elif err == errno.EACCES and len(executables) == 1 and os.path.isdir(target):
+    elif (
+        err == errno.EACCES
+        and len(executables) == 1
+        and os.path.isdir(os.path.join(run_dir, target) if run_dir is not None else target)
+    ):
         what = "a directory, not a program"
     elif err == errno.EACCES:
         what = "the program is not executable"
