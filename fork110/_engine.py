@@ -23,7 +23,6 @@ import _posixsubprocess
 import errno
 import fcntl
 import os
-import re
 import select
 import signal
 import sys
@@ -221,9 +220,15 @@ def _signature_ok() -> bool:
     """Does this Python's ``fork_exec`` take the arguments the table says? Asked without spawning:
     a call with no arguments fails with the count it expects; argument clinic (3.12+) also names them.
     """
+    import re  # once per process, and kept out of `import fork110`
+
     names = _layouts.layout()
     if names is None:
         return False
+    if type(_fork_exec).__name__ != "builtin_function_or_method":
+        # wrapped in Python (a contained run's hooks, which count spawns): never call it to probe.
+        # The run's interpreter is the caller's, whose own check already passed.
+        return True
     try:
         _fork_exec()
     except TypeError as exc:
@@ -270,6 +275,12 @@ def _posix_spawn(
         first = 0
         last = errno.ENOENT
         for exe in executables:
+            try:
+                os.stat(exe)  # a missing candidate costs a stat, not a clone that fails to exec
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                    last = exc.errno
+                    continue
             try:
                 return os.posix_spawn(
                     exe, argv, environ, file_actions=actions, setsigmask=(),
