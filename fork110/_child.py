@@ -32,6 +32,8 @@ _abandoned: set[int] = (
     set()
 )  # pids of Children collected while still running: reaped on later spawns
 _abandoned_lock = threading.Lock()
+_WCOREFLAG = 0x80  # <sys/wait.h>: the raw status's "core dumped" bit
+_BYTE = 0xFF  # an exit code is the low byte of what the child passed to exit()
 
 
 def reap_abandoned() -> None:
@@ -271,8 +273,8 @@ class Child:
         if info is None or info.si_pid == 0:
             return None
         if info.si_code == os.CLD_EXITED:
-            return (info.si_status & 0xFF) << 8
-        return info.si_status | (0x80 if info.si_code == os.CLD_DUMPED else 0)
+            return (info.si_status & _BYTE) << 8
+        return info.si_status | (_WCOREFLAG if info.si_code == os.CLD_DUMPED else 0)
 
     def _block_until_exit(self) -> None:
         """Sleep until the child has exited, without reaping it (so the lock is free meanwhile)."""

@@ -15,7 +15,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import NoReturn, TypeVar, Union
+from typing import Literal, NoReturn, TypeVar, Union
 
 from . import _engine
 from ._child import Child, _abandoned, reap_abandoned
@@ -38,6 +38,9 @@ def _encode(value: StrOrBytes, what: str) -> tuple[str | bytes, bytes]:
             f"{what}: expected str, bytes or os.PathLike, not {type(value).__name__}"
         ) from None
     return given, os.fsencode(given)
+
+
+_Default = Literal["inherit", "null", "piped"]  # the stream kinds a run method defaults to
 
 
 class Command:
@@ -462,7 +465,9 @@ class Command:
         path = os.environb.get(b"PATH") if env is None else merged.get(b"PATH")
         return argv, _engine.resolve(program, path), cwd, env
 
-    def _start(self, d_in: str, d_out: str, d_err: str) -> tuple[int, tuple[int, int, int], bool]:
+    def _start(
+        self, d_in: _Default, d_out: _Default, d_err: _Default
+    ) -> tuple[int, tuple[int, int, int], bool]:
         """Spawn with the given default stream kinds; return (pid, our pipe ends or -1, leads a group)."""
         if _abandoned:
             reap_abandoned()

@@ -131,7 +131,7 @@ def fork_exec(
         # parent that blocks something pays for the fork path this hook needs (see bench/spawn.py)
         hooks.insert(0, _empty_sigmask)
         hook_names.insert(0, "the signal mask reset")
-    if fast and pgid != -1 and len(_layout()) == _PY310_ARGS:  # 3.10: no pgid argument
+    if fast and pgid != -1 and "pgid_to_set" not in _layout():  # 3.10: no pgid argument
         hooks.insert(0, lambda: os.setpgid(0, pgid))
         hook_names.insert(0, "process_group")
     if uid is not None and groups is None and os.getuid() == 0:
@@ -184,7 +184,6 @@ def fork_exec(
 
 # -- choosing the engine ------------------------------------------------------------------------
 
-_PY310_ARGS = 21
 _chosen: list[str] = []  # the engine, decided at first use
 
 
