@@ -126,9 +126,13 @@ def fork_exec(
         hooks.insert(0, lambda: os.chdir(new_dir))
         hook_names.insert(0, _CHDIR)
         cwd = None
+    simple = not hooks and cwd is None and uid is None and gid is None and groups is None
     if fast and _blocked_signals():
         # CPython's vfork path hands the child the parent's signal mask; Rust empties it. Only a
-        # parent that blocks something pays for the fork path this hook needs (see bench/spawn.py)
+        # parent that blocks something pays: posix_spawn (vfork in glibc) empties it where it can
+        # express the request; otherwise a hook on the fork path does
+        if simple:
+            return _posix_spawn(argv, executables, env, (stdin, stdout, stderr), pgid, ())
         hooks.insert(0, _empty_sigmask)
         hook_names.insert(0, "the signal mask reset")
     if fast and pgid != -1 and "pgid_to_set" not in _layout():  # 3.10: no pgid argument
@@ -138,7 +142,7 @@ def fork_exec(
         groups = []  # as Rust: root dropping to another uid also drops its supplementary groups
     settings = [n for n, v in (("process_group", pgid != -1), ("uid", uid is not None),
                                ("gid", gid is not None), ("groups", groups is not None)) if v]  # fmt: skip
-    if not fast and not hooks and cwd is None and uid is None and gid is None and groups is None:
+    if not fast and simple:
         return _posix_spawn(argv, executables, env, (stdin, stdout, stderr), pgid, settings)
     fds: list[int] = []
     try:

@@ -119,3 +119,20 @@ def test_portable_posix_spawn_keeps_stdio_sources_in_0_to_2_apart() -> None:
     for forced in ("fast", "portable"):
         out = Command(PY).args(["-c", code]).env("FORK110_ENGINE", forced).output()
         assert out.stderr == b"out\npipe: err\n", (forced, out)
+
+
+def test_a_blocked_mask_costs_no_fork_path_for_a_plain_spawn() -> None:
+    # posix_spawn (vfork in glibc) empties the mask itself: no Python runs in the child, no at-fork
+    # hook fires, the parent's memory is not copied
+    code = (
+        "import os, signal\n"
+        "from fork110 import Command\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
+        "forks = []\n"
+        "os.register_at_fork(before=lambda: forks.append(1))\n"
+        "out = Command('grep').args(['SigBlk', '/proc/self/status']).output().stdout\n"
+        "print(len(forks), int(out.split()[1], 16))\n"
+    )
+    for forced in ("fast", "portable"):
+        out = Command(PY).args(["-c", code]).env("FORK110_ENGINE", forced).output()
+        assert out.stdout == b"0 0\n", (forced, out)
