@@ -136,3 +136,24 @@ def test_a_blocked_mask_costs_no_fork_path_for_a_plain_spawn() -> None:
     for forced in ("fast", "portable"):
         out = Command(PY).args(["-c", code]).env("FORK110_ENGINE", forced).output()
         assert out.stdout == b"0 0\n", (forced, out)
+
+
+def test_a_python_newer_than_the_table_falls_back_to_the_portable_engine() -> None:
+    # what a Python released after this table sees: no layout for its version, so the first spawn
+    # picks the portable engine by itself and everything still works
+    code = (
+        "from fork110 import _layouts, _engine, Command, Stdio\n"
+        "_layouts.LAYOUTS.clear()\n"
+        "out = Command('sh').args(['-c', 'echo hi; exit 3']).output()\n"
+        "print(_engine.engine(), out.status.code(), out.stdout)\n"
+        "try:\n"
+        "    Command('fork110-nope').env('PATH', '/nonexistent:/also-not').status()\n"
+        "except FileNotFoundError as e:\n"
+        "    print(e)\n"
+    )
+    out = Command(PY).args(["-c", code]).env_remove("FORK110_ENGINE").output()
+    assert out.stdout.decode().splitlines() == [
+        "portable 3 b'hi\\n'",
+        "[Errno 2] No such file or directory (program not found on PATH '/nonexistent:/also-not'): "
+        "'fork110-nope'",
+    ], out.stderr
