@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fork110
-from fork110 import Command
+from fork110 import Command, _engine
 
 BENCH_DIR = Path(__file__).resolve().parent
 BUILD_DIR = BENCH_DIR / "_build"
@@ -64,6 +64,10 @@ FLOOR = "C posix_spawn+waitpid (floor)"
 
 # Case names, in table order.
 CMD_STATUS = "Command.status()"
+CMD_STATUS_PORTABLE = "Command.status() [portable engine]"
+CMD_OUTPUT_PORTABLE = "Command.output() [portable engine]"
+CMD_CWD = "Command.current_dir().status()"
+CMD_CWD_PORTABLE = "Command.current_dir().status() [portable]"
 RUST_STATUS = "Rust Command::status()"
 CMD_OUTPUT = "Command.output()"
 RUST_OUTPUT = "Rust Command::output()"
@@ -233,6 +237,20 @@ def fork_exec_wait(target: str) -> Callable[[], object]:
     return run
 
 
+def portable(spawn_once: Callable[[], object]) -> Callable[[], object]:
+    """``spawn_once`` through the portable engine (public APIs only), whatever this process chose."""
+
+    def run() -> object:
+        saved = _engine.engine()
+        _engine._chosen[:] = ["portable"]
+        try:
+            return spawn_once()
+        finally:
+            _engine._chosen[:] = [saved]
+
+    return run
+
+
 def spawn_cases(target: str, c_prog: Path | None, rust_prog: Path | None) -> list[Case]:
     """Every case of the spawn table for one target, in table order."""
     argv = [target]
@@ -242,6 +260,13 @@ def spawn_cases(target: str, c_prog: Path | None, rust_prog: Path | None) -> lis
 
     cases = [
         case(CMD_STATUS, STATUS, python_batch(lambda: Command(target).status())),
+        case(CMD_STATUS_PORTABLE, STATUS, python_batch(portable(lambda: Command(target).status()))),
+        case(CMD_CWD, STATUS, python_batch(lambda: Command(target).current_dir("/").status())),
+        case(
+            CMD_CWD_PORTABLE,
+            STATUS,
+            python_batch(portable(lambda: Command(target).current_dir("/").status())),
+        ),
         case(BASELINES[STATUS], STATUS, python_batch(lambda: subprocess.run(argv))),
         case(AA_CONTROL, STATUS, python_batch(lambda: subprocess.run(argv))),
     ]
@@ -249,6 +274,7 @@ def spawn_cases(target: str, c_prog: Path | None, rust_prog: Path | None) -> lis
         cases.append(case(RUST_STATUS, STATUS, external_batch([str(rust_prog), "status"], argv)))
     cases += [
         case(CMD_OUTPUT, OUTPUT, python_batch(lambda: Command(target).output())),
+        case(CMD_OUTPUT_PORTABLE, OUTPUT, python_batch(portable(lambda: Command(target).output()))),
         case(
             BASELINES[OUTPUT],
             OUTPUT,
@@ -352,6 +378,12 @@ def spawn_table(settings: Settings, rng: random.Random) -> list[str]:
         status = paired_ratio(by_name[target, CMD_STATUS], by_name[target, BASELINES[STATUS]])
         output = paired_ratio(by_name[target, CMD_OUTPUT], by_name[target, BASELINES[OUTPUT]])
         lines.append(ratio_check(f"status() / subprocess.run() [{target}]", status, STATUS_MAX))
+        for name, fast in ((CMD_STATUS_PORTABLE, CMD_STATUS), (CMD_OUTPUT_PORTABLE, CMD_OUTPUT),
+                           (CMD_CWD_PORTABLE, CMD_CWD)):  # fmt: skip
+            ratio = paired_ratio(by_name[target, name], by_name[target, fast])
+            lines.append(
+                f"info {name} / {fast} [{target}]: {ratio:.2f}x (engine: {_engine.engine()})"
+            )
         lines.append(
             ratio_check(
                 f"output() / subprocess.run(capture_output=True) [{target}]", output, OUTPUT_MAX

@@ -11,7 +11,7 @@ The Command API mirrors Rust's ``std::process`` (``Command``, ``Child``, ``ExitS
 
 from ._child import Child
 from ._command import Command
-from ._errors import ExitStatusError, PreExecError, ThreadedForkWarning, WaitTimeout
+from ._errors import Error, ExitStatusError, PreExecError, ThreadedForkWarning, WaitTimeout
 from ._status import ExitStatus, Output
 from ._stdio import ChildStderr, ChildStdin, ChildStdout, Stdio
 
@@ -21,6 +21,7 @@ __all__ = [
     "ChildStdin",
     "ChildStdout",
     "Command",
+    "Error",
     "ExitStatus",
     "ExitStatusError",
     "Output",
@@ -31,6 +32,32 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def _public_face() -> None:
+    """Show each exported name as ``fork110.X`` (reprs, tracebacks, help), as httpx and trio do.
+
+    Python's doctest finder then no longer sees the classes' methods as belonging to their home
+    module (it compares ``__module__`` and ``__globals__``), so each home module gets a ``__test__``
+    entry per documented method: ``pytest --doctest-modules`` collects them there, with the home
+    module's globals, while the classes' own docstrings are collected from this module.
+    """
+    import sys
+    from types import FunctionType
+
+    for name in __all__:
+        obj = globals()[name]
+        home = sys.modules[obj.__module__]
+        tests: dict[str, object] = home.__dict__.setdefault("__test__", {})
+        for attr, member in vars(obj).items():
+            func = member.fget if isinstance(member, property) else member
+            func = getattr(func, "__func__", func)  # classmethod, staticmethod
+            if isinstance(func, FunctionType) and func.__doc__ and ">>>" in func.__doc__:
+                tests[f"{name}.{attr}"] = func
+        obj.__module__ = __name__
+
+
+_public_face()
 
 
 def load_ipython_extension(ipython: object) -> None:

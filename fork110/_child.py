@@ -32,6 +32,8 @@ _abandoned: set[int] = (
     set()
 )  # pids of Children collected while still running: reaped on later spawns
 _abandoned_lock = threading.Lock()
+_WCOREFLAG = 0x80  # <sys/wait.h>: the raw status's "core dumped" bit
+_BYTE = 0xFF  # an exit code is the low byte of what the child passed to exit()
 
 
 def reap_abandoned() -> None:
@@ -50,7 +52,8 @@ def reap_abandoned() -> None:
 
 
 class Child:
-    """A child process started by :meth:`Command.spawn`. Wait for it (or use ``with``) to reap it.
+    """A child process started by :meth:`Command.spawn` (the only way to make one: a Child stands for
+    a process this one started and must reap). Wait for it (or use ``with``) to reap it.
 
     >>> from fork110 import Command, Stdio
     >>> with Command("sh").args(["-c", "exit 3"]).spawn() as child:
@@ -59,6 +62,8 @@ class Child:
     <Child pid=... exited (exit status: 3)>
     """
 
+    term_grace: float = 1.0
+    """Seconds a child gets between SIGTERM and SIGKILL when a ``with`` block exits on an exception."""
     stdin: ChildStdin | None
     """The write end of the child's stdin, when it was ``Stdio.piped()``; else None."""
     stdout: ChildStdout | None
@@ -66,9 +71,26 @@ class Child:
     stderr: ChildStderr | None
     """The read end of the child's stderr, when it was ``Stdio.piped()``; else None."""
 
-    def __init__(
-        self, pid: int, stdin: int = -1, stdout: int = -1, stderr: int = -1, *, leader: bool = False
-    ) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Refused: a Child comes from :meth:`Command.spawn`.
+
+        >>> Child(1234)
+        Traceback (most recent call last):
+        ...
+        TypeError: Child objects are made by Command.spawn(), not by calling Child()
+        """
+        raise TypeError("Child objects are made by Command.spawn(), not by calling Child()")
+
+    @classmethod
+    def _spawned(
+        cls, pid: int, stdin: int = -1, stdout: int = -1, stderr: int = -1, *, leader: bool = False
+    ) -> Child:
+        """The Child for a process just started by the engine (called by Command.spawn only)."""
+        child = cls.__new__(cls)
+        child._setup(pid, stdin, stdout, stderr, leader)
+        return child
+
+    def _setup(self, pid: int, stdin: int, stdout: int, stderr: int, leader: bool) -> None:
         self._pid = pid
         self._status: ExitStatus | None = None
         # Held only to reap or to signal (never while blocked), so kill() from another thread or a
@@ -221,6 +243,12 @@ class Child:
         self.stdout = self.stderr = None
         try:
             data_out, data_err = read_both(_fd(out), _fd(err), close=False)
+        except (
+            BaseException
+        ):  # interrupted: the child must not outlive the call unseen (as output())
+            self.kill()
+            self.wait()
+            raise
         finally:
             for pipe in (out, err):
                 if pipe is not None:
@@ -245,8 +273,8 @@ class Child:
         if info is None or info.si_pid == 0:
             return None
         if info.si_code == os.CLD_EXITED:
-            return (info.si_status & 0xFF) << 8
-        return info.si_status | (0x80 if info.si_code == os.CLD_DUMPED else 0)
+            return (info.si_status & _BYTE) << 8
+        return info.si_status | (_WCOREFLAG if info.si_code == os.CLD_DUMPED else 0)
 
     def _block_until_exit(self) -> None:
         """Sleep until the child has exited, without reaping it (so the lock is free meanwhile)."""
@@ -291,14 +319,23 @@ class Child:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Leaving the block reaps the child: pipes are closed, and on an exception (an interrupt, say)
-        the child is killed first so the wait cannot hang."""
+        """Leaving the block reaps the child: our pipe ends are closed; on an exception (an interrupt,
+        say) the child is asked to stop with SIGTERM, given :attr:`term_grace` seconds to clean up, then
+        killed with SIGKILL (trio's and systemd's escalation), so the wait cannot hang.
+
+        Rust's ``Child`` has no such block (dropping it neither waits nor kills); this is beyond Rust.
+        Everything Rust documents (``kill()`` is SIGKILL, ``wait()`` closes stdin first) is unchanged.
+        """
         for pipe in (self.stdout, self.stderr):
             if pipe is not None:
                 pipe.close()
         self.stdout = self.stderr = None
-        if exc_type is not None:
-            self.kill()
+        if exc_type is not None and self.try_wait() is None:
+            self.terminate()
+            try:
+                self.wait(timeout=self.term_grace)
+            except WaitTimeout:
+                self.kill()
         self.wait()
 
     def __del__(self) -> None:
@@ -311,8 +348,9 @@ class Child:
                 pipe.close()
         try:
             if self._waitpid(os.WNOHANG) is None:
-                with _abandoned_lock:
-                    _abandoned.add(self._pid)
+                # no lock here: a collection can run this inside reap_abandoned(), which holds
+                # _abandoned_lock; set.add is atomic, and reap_abandoned iterates over a copy
+                _abandoned.add(self._pid)
         except Exception:
             pass
         warnings.warn(

@@ -15,7 +15,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from typing import NoReturn, TypeVar, Union
+from typing import Literal, NoReturn, TypeVar, Union
 
 from . import _engine
 from ._child import Child, _abandoned, reap_abandoned
@@ -38,6 +38,9 @@ def _encode(value: StrOrBytes, what: str) -> tuple[str | bytes, bytes]:
             f"{what}: expected str, bytes or os.PathLike, not {type(value).__name__}"
         ) from None
     return given, os.fsencode(given)
+
+
+_Default = Literal["inherit", "null", "piped"]  # the stream kinds a run method defaults to
 
 
 class Command:
@@ -325,7 +328,7 @@ class Command:
         True
         """
         pid, fds, leader = self._start("inherit", "inherit", "inherit")
-        return Child(pid, *fds, leader=leader)
+        return Child._spawned(pid, *fds, leader=leader)
 
     def status(self) -> ExitStatus:
         """Run the program to completion (streams inherited unless set) and return its exit status.
@@ -403,7 +406,10 @@ class Command:
         ):  # Python ignores these; a new program starts with defaults
             if hasattr(signal, sig):
                 signal.signal(getattr(signal, sig), signal.SIG_DFL)
-        first: OSError | None = None
+        signal.pthread_sigmask(
+            signal.SIG_SETMASK, ()
+        )  # as Rust: the program starts with none blocked
+        first = 0
         for exe in exes:
             try:
                 if env is None:
@@ -411,10 +417,10 @@ class Command:
                 else:
                     os.execve(exe, argv, dict(_split_env(env)))
             except OSError as exc:
-                if exc.errno not in (2, 20) and first is None:
-                    first = exc
-        err = first.errno if first is not None else 2
-        raise os_error(err or 0, "exec()", os.fsdecode(self._program_b))
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR) and not first:
+                    first = exc.errno or errno.EINVAL
+        # worded as spawn() words it (the chdir already happened: a relative path is from here)
+        raise _engine._child_error(b"OSError:%x:" % (first or errno.ENOENT), b"", exes, None)
 
     # -- internals ----------------------------------------------------------------------------------
 
@@ -422,7 +428,7 @@ class Command:
         """Check everything that can be checked without the OS and build argv, candidates, cwd, env."""
         program = self._program_b
         if not program:
-            raise os_error(2, "empty program name", "")
+            raise os_error(errno.ENOENT, "empty program name", "")
         if b"\0" in program:
             raise nul_error("the program name", self._program)
         argv = [self._arg0 if self._arg0 is not None else program, *self._argv]
@@ -459,7 +465,9 @@ class Command:
         path = os.environb.get(b"PATH") if env is None else merged.get(b"PATH")
         return argv, _engine.resolve(program, path), cwd, env
 
-    def _start(self, d_in: str, d_out: str, d_err: str) -> tuple[int, tuple[int, int, int], bool]:
+    def _start(
+        self, d_in: _Default, d_out: _Default, d_err: _Default
+    ) -> tuple[int, tuple[int, int, int], bool]:
         """Spawn with the given default stream kinds; return (pid, our pipe ends or -1, leads a group)."""
         if _abandoned:
             reap_abandoned()

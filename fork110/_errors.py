@@ -1,4 +1,21 @@
-"""Exceptions raised by the Command API, and the helpers that build them.
+"""Exceptions raised by fork110, and the helpers that build them.
+
+Every exception class of the package derives from :class:`Error` and keeps its standard base, so
+``except fork110.Error`` catches all of them and ``except TimeoutError`` still catches a wait that ran
+out of time::
+
+    Exception
+    └── fork110.Error
+        ├── fork110.ExitStatusError             a child exited unsuccessfully (ExitStatus.exit_ok)
+        ├── fork110.WaitTimeout (TimeoutError)  Child.wait(timeout=...) ran out of time
+        ├── fork110.PreExecError (RuntimeError) a pre_exec hook raised a non-OSError in the child
+        ├── fork110.sandbox.SandboxError        a contained run could not be set up
+        └── CompileError (RuntimeError)         a demo's C program did not build (fork110.demos)
+
+Not in the tree, on purpose: a program that cannot be started raises the standard ``OSError``
+subclass for its errno (``FileNotFoundError``...), as ``subprocess`` and Rust's ``io::Error`` do, and a
+wrong argument raises ``TypeError``/``ValueError``; :class:`ThreadedForkWarning` is a warning, not an
+error.
 
 OS errors are translated at one edge (here): every failure to start a program becomes the standard
 ``OSError`` subclass for its errno (the Python face of Rust's ``io::ErrorKind``), with ``filename``
@@ -14,10 +31,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._status import ExitStatus, Output
 
-__all__ = ["ExitStatusError", "PreExecError", "ThreadedForkWarning", "WaitTimeout"]
+__all__ = ["Error", "ExitStatusError", "PreExecError", "ThreadedForkWarning", "WaitTimeout"]
 
 
-class ExitStatusError(Exception):
+class Error(Exception):
+    """The base of every exception class fork110 defines (the tree is at the top of this module).
+
+    >>> from fork110 import ExitStatus, Error
+    >>> try:
+    ...     ExitStatus.from_raw(1 << 8).exit_ok()
+    ... except Error as exc:
+    ...     print(type(exc).__name__)
+    ExitStatusError
+    """
+
+
+class ExitStatusError(Error):
     """A child exited unsuccessfully; raised by :meth:`ExitStatus.exit_ok` (Rust's ``ExitStatusError``).
 
     >>> from fork110 import ExitStatus
@@ -53,7 +82,7 @@ class ExitStatusError(Exception):
         return self.status
 
 
-class WaitTimeout(TimeoutError):
+class WaitTimeout(Error, TimeoutError):
     """``Child.wait(timeout=...)`` ran out of time; the child is still running and still yours to reap.
 
     >>> str(WaitTimeout(4242, 0.5))
@@ -69,7 +98,7 @@ class WaitTimeout(TimeoutError):
         return (type(self), (self.pid, self.timeout))
 
 
-class PreExecError(RuntimeError):
+class PreExecError(Error, RuntimeError):
     """A ``pre_exec`` hook raised something other than ``OSError`` in the child (an OSError comes back as
     itself, with its errno).
 

@@ -30,6 +30,7 @@ import os
 import posix
 import sys
 
+from fork110 import _layouts
 from fork110 import _sandbox_state as state_
 from fork110 import _sandbox_wire as wire
 from fork110._sandbox_state import (
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 __all__ = ["RunState", "install", "send"]
 
 _real: dict[str, Callable[..., object]] = {}
+# where fork_exec takes the child's stdout and stderr fds, on this Python (the table is per version)
+_LAYOUT = _layouts.layout() or _layouts.LAYOUTS[max(_layouts.LAYOUTS)]
+_STDIO_POSITIONS = ((_LAYOUT.index("c2pwrite"), 1), (_LAYOUT.index("errwrite"), 2))
 
 # -- fork ----------------------------------------------------------------------------------------
 
@@ -160,7 +164,7 @@ def _spawner(real: Callable[..., object], what: str, kind: str) -> Callable[...,
         try:
             if kind == "fork_exec":
                 argl = list(args)
-                for pos, std in ((9, 1), (11, 2)):
+                for pos, std in _STDIO_POSITIONS:
                     cur = argl[pos]
                     if isinstance(cur, int):
                         new = ours(std if cur == -1 else cur)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, cast
 from fork110 import _sandbox_wire as wire
 from fork110._child import Child
 from fork110._command import Command
-from fork110._errors import WaitTimeout
+from fork110._errors import Error, WaitTimeout
 from fork110._ps_proc import boot_time, clock_ticks
 from fork110._sandbox_cgroup import RunCgroup
 from fork110._sandbox_procs import kill_until_gone, members, read_stat
@@ -52,7 +52,7 @@ _NEW_PROCESS = ("start", "fork", "spawn", "appear")
 _live: weakref.WeakSet[LiveRun] = weakref.WeakSet()
 
 
-class SandboxError(RuntimeError):
+class SandboxError(Error, RuntimeError):
     """The contained run's machinery failed to start (the user's code is reported, not raised).
 
     >>> str(SandboxError("the supervisor exited at once"))

@@ -124,7 +124,7 @@ class ExitStatus:
         >>> ExitStatus.from_raw(2 << 8).exit_ok()
         Traceback (most recent call last):
         ...
-        fork110._errors.ExitStatusError: process exited unsuccessfully: exit status: 2
+        fork110.ExitStatusError: process exited unsuccessfully: exit status: 2
         """
         if not self.success():
             raise ExitStatusError(self)
@@ -147,7 +147,14 @@ class ExitStatus:
         return f"<ExitStatus {self}>"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ExitStatus) and other._raw == self._raw
+        """Equal to another ExitStatus with the same raw status; other types decide for themselves.
+
+        >>> ExitStatus.from_raw(0) == ExitStatus.from_raw(0), ExitStatus.from_raw(0) == 0
+        (True, False)
+        """
+        if not isinstance(other, ExitStatus):
+            return NotImplemented
+        return other._raw == self._raw
 
     def __hash__(self) -> int:
         return hash(("ExitStatus", self._raw))
@@ -196,7 +203,7 @@ class Output:
         >>> Output(ExitStatus.from_raw(256), b"", b"oops").exit_ok()
         Traceback (most recent call last):
         ...
-        fork110._errors.ExitStatusError: process exited unsuccessfully: exit status: 1
+        fork110.ExitStatusError: process exited unsuccessfully: exit status: 1
         """
         if not self.status.success():
             raise ExitStatusError(self.status, self)

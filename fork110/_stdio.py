@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-__all__ = ["ChildStderr", "ChildStdin", "ChildStdout", "Stdio", "StdioLike"]
+__all__ = ["ChildStderr", "ChildStdin", "ChildStdout", "Stdio", "StdioKind", "StdioLike"]
+
+StdioKind = Literal["inherit", "piped", "null", "fd", "file", "pipe-end"]
+"""Where a stream goes: the three Rust constructors, a raw fd, a file object, another child's pipe."""
 
 
 class _HasFileno(Protocol):
@@ -52,8 +55,8 @@ class Stdio:
 
     __slots__ = ("_kind", "_obj")
 
-    def __init__(self, kind: str, obj: Any = None) -> None:
-        self._kind = kind  # "inherit" | "piped" | "null" | "fd" | "file" | "pipe-end"
+    def __init__(self, kind: StdioKind, obj: Any = None) -> None:
+        self._kind: StdioKind = kind
         self._obj = obj
 
     @classmethod
@@ -159,7 +162,7 @@ class Stdio:
         )
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> StdioKind:
         """One of ``inherit``, ``piped``, ``null``, ``fd``, ``file``, ``pipe-end``.
 
         >>> Stdio.null().kind
@@ -211,10 +214,22 @@ class Stdio:
         return f"Stdio.from_file({self._obj!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Stdio) and (self._kind, self._obj) == (other._kind, other._obj)
+        """Equal when they send the stream to the same place (an fd number, the same file object).
+
+        >>> Stdio.from_fd(1000) == Stdio.from_fd(1000), Stdio.null() == Stdio.piped()
+        (True, False)
+        >>> len({Stdio.from_fd(1000), Stdio.from_fd(1000)})  # equal values hash alike
+        1
+        """
+        if not isinstance(other, Stdio):
+            return NotImplemented
+        return (self._kind, self._obj) == (other._kind, other._obj)
 
     def __hash__(self) -> int:
-        return hash((self._kind, id(self._obj)))
+        try:
+            return hash((self._kind, self._obj))
+        except TypeError:  # an unhashable file-like object: equal only to itself
+            return hash((self._kind, id(self._obj)))
 
 
 _PIPED = Stdio("piped")

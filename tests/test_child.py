@@ -160,10 +160,84 @@ def test_context_manager_reaps_on_normal_exit() -> None:
     assert not _is_our_zombie(pid)
 
 
-def test_context_manager_kills_on_an_exception() -> None:
+def test_context_manager_asks_politely_first_on_an_exception() -> None:
     with pytest.raises(KeyboardInterrupt), sleeper() as child:
         raise KeyboardInterrupt
+    assert child.wait().signal() == signal.SIGTERM
+
+
+def test_context_manager_lets_the_child_clean_up_after_sigterm() -> None:
+    script = "trap 'echo cleaned; exit 7' TERM; echo ready; while :; do sleep 0.05; done"
+    cmd = Command("sh").args(["-c", script]).stdout(Stdio.piped())
+    with pytest.raises(KeyboardInterrupt), cmd.spawn() as child:
+        assert child.stdout is not None
+        out = child.stdout
+        child.stdout = None  # keep reading our end after the block closes the Child's pipes
+        assert out.readline() == b"ready\n"
+        raise KeyboardInterrupt
+    assert child.wait().code() == 7
+    assert out.read() == b"cleaned\n"
+    out.close()
+
+
+def test_context_manager_kills_a_child_that_ignores_sigterm() -> None:
+    script = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True); time.sleep(30)"
+    )
+    cmd = Command(PY).args(["-c", script]).stdout(Stdio.piped())
+    with pytest.raises(KeyboardInterrupt), cmd.spawn() as child:
+        child.term_grace = 0.2
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        raise KeyboardInterrupt
     assert child.wait().signal() == signal.SIGKILL
+
+
+def test_child_is_made_by_spawn_only() -> None:
+    with pytest.raises(TypeError, match=r"made by Command.spawn\(\)"):
+        Child(os.getpid())
+
+
+def test_a_collection_inside_reap_abandoned_does_not_deadlock() -> None:
+    # reap_abandoned() holds its lock while it reaps; a garbage collection there may finalize an
+    # unwaited Child, whose __del__ must not wait for that same lock (a thread deadlocked on itself)
+    code = (
+        "import warnings; warnings.simplefilter('ignore')\n"
+        "from fork110 import Command, _child\n"
+        "c = Command('sleep').arg('0.2').spawn()\n"
+        "with _child._abandoned_lock:\n"
+        "    del c\n"
+        "print(len(_child._abandoned))\n"
+        "import time; time.sleep(0.4); _child.reap_abandoned(); print(len(_child._abandoned))\n"
+    )
+    with Command(PY).args(["-c", code]).stdout(Stdio.piped()).spawn() as child:
+        try:
+            status = child.wait(timeout=20)
+        except WaitTimeout:
+            child.kill()
+            raise AssertionError(
+                "the Child's finalizer deadlocked on reap_abandoned's lock"
+            ) from None
+        assert child.stdout is not None
+        assert child.stdout.read() == b"1\n0\n", status
+
+
+def test_wait_with_output_kills_and_reaps_when_interrupted() -> None:
+    child = Command("sleep").arg("30").stdout(Stdio.piped()).spawn()
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            child.wait_with_output()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    status = child.try_wait()  # reaped by the interrupted call, not left running
+    assert status is not None and status.signal() == signal.SIGKILL
 
 
 def test_context_manager_closes_pipes_so_the_wait_cannot_hang() -> None:

@@ -563,3 +563,27 @@ def test_current_dir_is_entered_as_the_new_user(tmp_path: Path) -> None:
         Command("true").uid(65534).gid(65534).current_dir(private).status()
     assert "current_dir" in str(info.value) and str(private) in str(info.value)
     assert Command("pwd").uid(65534).gid(65534).current_dir("/tmp").output().stdout == b"/tmp\n"
+
+
+def test_a_relative_directory_is_named_from_current_dir(tmp_path: Path) -> None:
+    (tmp_path / "tool").mkdir()  # a directory where the child looks, not where the parent is
+    with pytest.raises(PermissionError, match="a directory, not a program"):
+        Command("./tool").current_dir(tmp_path).status()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "tool").write_text("not a program\n")  # a plain file: not executable
+    with pytest.raises(PermissionError, match="the program is not executable"):
+        Command("./tool").current_dir(tmp_path / "sub").status()
+
+
+def test_exec_words_a_missing_program_as_spawn_does() -> None:
+    code = (
+        "from fork110 import Command\n"
+        "for run in (lambda c: c.spawn(), lambda c: c.exec()):\n"
+        "    try:\n"
+        "        run(Command('fork110-nope').env('PATH', '/nonexistent:/also-not'))\n"
+        "    except FileNotFoundError as e:\n"
+        "        print(type(e).__name__, e)\n"
+    )
+    lines = Command(PY).args(["-c", code]).output().stdout.decode().splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1], lines
+    assert "program not found on PATH '/nonexistent:/also-not'" in lines[0]

@@ -135,3 +135,16 @@ def test_errors_survive_pickling() -> None:
     )
     pre = pickle.loads(pickle.dumps(PreExecError("h", "ValueError", "m")))
     assert (pre.hook, pre.exc_type, pre.message) == ("h", "ValueError", "m")
+
+
+def test_exit_status_equality_leaves_other_types_to_themselves() -> None:
+    class AnyStatus:
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = object.__hash__
+
+    status = ExitStatus.from_raw(0)
+    assert status.__eq__(0) is NotImplemented
+    assert status == AnyStatus()  # Python asks the other side once ExitStatus declines
+    assert status != 0 and status == ExitStatus.from_raw(0)

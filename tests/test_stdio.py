@@ -106,3 +106,10 @@ def test_a_closed_fd_fails_cleanly() -> None:
     with pytest.raises(OSError):
         Command("true").stdout(w).status()
     assert fd_count() == before
+
+
+def test_equal_stdios_hash_alike() -> None:
+    a, b = Stdio.from_fd(1000), Stdio.from_fd(1000)
+    assert a == b and hash(a) == hash(b)
+    assert len({a, b, Stdio.from_fd(1001)}) == 2
+    assert Stdio.null().__eq__("null") is NotImplemented

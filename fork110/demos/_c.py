@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fork110._command import Command
-from fork110._errors import WaitTimeout
+from fork110._errors import Error, WaitTimeout
 from fork110._stdio import Stdio
 
 __all__ = ["CFLAGS", "C_DIR", "C_SOURCES", "CProgram", "CompileError", "compile_c", "compile_file"]
@@ -78,7 +78,7 @@ class CProgram:
         return self.path.read_text(encoding="utf-8")
 
 
-class CompileError(RuntimeError):
+class CompileError(Error, RuntimeError):
     """The compiler rejected a program (or ran out of time); the message carries its stderr.
 
     >>> str(CompileError(Path("x.c"), "x.c:1:1: error: expected ';'"))
