@@ -33,6 +33,8 @@ _abandoned: set[int] = (
 )  # pids of Children collected while still running: reaped on later spawns
 _abandoned_lock = threading.Lock()
 _WCOREFLAG = 0x80  # <sys/wait.h>: the raw status's "core dumped" bit
+_WSTOPPED = 0x7F  # <sys/wait.h>: the low byte of a raw status that reports a stop
+_WCONTINUED_RAW = 0xFFFF  # <sys/wait.h>: the raw status that reports SIGCONT
 _BYTE = 0xFF  # an exit code is the low byte of what the child passed to exit()
 
 
@@ -173,6 +175,11 @@ class Child:
         :class:`WaitTimeout` (a ``TimeoutError``) if the child is still running then; it stays yours
         (its stdin is closed all the same: waiting means "I have nothing more to send").
 
+        When this process is the child's tracer (``PTRACE_TRACEME`` in a ``pre_exec`` hook), the
+        untimed wait returns at the child's first stop, as Rust's does: a status whose
+        ``stopped_signal()`` is ``SIGTRAP`` and ``code()`` None. Unlike Rust, fork110 does not cache
+        it: the next ``wait()`` waits for the real end. ``wait(timeout=)`` waits for the end only.
+
         >>> from fork110 import Command, WaitTimeout
         >>> child = Command("sleep").arg("10").spawn()
         >>> try:
@@ -201,7 +208,10 @@ class Child:
                 raw = self._waitpid(os.WNOHANG)  # it has exited: this reaps without blocking
                 if raw is None:  # (never expected; block rather than invent a status)
                     raw = self._waitpid(0)
-                self._status = ExitStatus(raw or 0)
+                status = ExitStatus(raw or 0)
+                if not _is_end(status):
+                    return status  # a stop reported to this process as the child's tracer
+                self._status = status
             return self._status
 
     def try_wait(self) -> ExitStatus | None:
@@ -222,7 +232,10 @@ class Child:
             if self._status is None:
                 raw = self._waitpid(os.WNOHANG)
                 if raw is not None:
-                    self._status = ExitStatus(raw)
+                    status = ExitStatus(raw)
+                    if not _is_end(status):
+                        return status  # a tracer's stop: reported once, never cached
+                    self._status = status
             return self._status
         finally:
             self._lock.release()
@@ -258,8 +271,12 @@ class Child:
     def _waitpid(self, flags: int) -> int | None:
         """Reap the child if it has *exited* (waitid WEXITED), returning its raw wait status.
 
-        Stops and continues are never consumed here: a traced child's SIGTRAP stop belongs to its
-        tracer (the ptrace demo's Inferior), and a stop is not the end of a child.
+        Linux reports a tracee's stops to its tracer whatever the flags, so when this process traces
+        the child (``PTRACE_TRACEME`` in a ``pre_exec`` hook), ``waitid(WEXITED)`` returns at each
+        stop too (``CLD_TRAPPED``). That is returned as a stopped status (``stopped_signal()`` set,
+        ``code()`` None, as Rust's ``Child::wait`` returns it) and consumed, as ``waitpid`` consumes
+        it; the callers never cache it, so the next wait waits for the real end. Other processes'
+        stops (SIGSTOP from a shell) are not reported here at all.
         """
         try:
             info = os.waitid(os.P_PID, self._pid, os.WEXITED | flags)
@@ -274,6 +291,10 @@ class Child:
             return None
         if info.si_code == os.CLD_EXITED:
             return (info.si_status & _BYTE) << 8
+        if info.si_code in (os.CLD_TRAPPED, os.CLD_STOPPED):
+            return (info.si_status & _BYTE) << 8 | _WSTOPPED
+        if info.si_code == os.CLD_CONTINUED:
+            return _WCONTINUED_RAW
         return info.si_status | (_WCOREFLAG if info.si_code == os.CLD_DUMPED else 0)
 
     def _block_until_exit(self) -> None:
@@ -388,3 +409,8 @@ def _wrap(cls: type[_P], fd: int, mode: str, owner: Child) -> _P | None:
 
 def _fd(pipe: _PipeEnd | None) -> int:
     return -1 if pipe is None else pipe.fileno()
+
+
+def _is_end(status: ExitStatus) -> bool:
+    """Whether a status is the child's end (an exit or a death), not a stop or a continue."""
+    return status.stopped_signal() is None and not status.continued()

@@ -419,3 +419,28 @@ def test_core_dump_status_through_wait(tmp_path: Path) -> None:
     st = child.wait()
     assert st.signal() == signal.SIGABRT
     assert str(st).startswith("signal: 6 (SIGABRT)")
+
+
+def test_a_tracer_s_wait_returns_the_stop_and_does_not_cache_it() -> None:
+    """PTRACE_TRACEME in pre_exec: wait() returns the SIGTRAP stop at exec (as Rust's Child::wait
+    does), then, once the child is killed, the real end: the stop was never cached."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def trace_me() -> None:
+        if libc.ptrace(0, 0, None, None) != 0:  # PTRACE_TRACEME
+            raise OSError(ctypes.get_errno(), "ptrace(PTRACE_TRACEME)")
+
+    try:
+        with quiet_hooks():
+            child = Command(PY).args(["-c", "pass"]).pre_exec(trace_me).spawn()
+    except PermissionError:  # a container that forbids ptrace: the kernel fact cannot be shown
+        pytest.fail("ptrace(PTRACE_TRACEME) is not permitted on this machine")
+    stop = child.wait()
+    assert (stop.stopped_signal(), stop.code(), stop.success()) == (signal.SIGTRAP, None, False)
+    assert child.try_wait() is None  # stopped, not ended, and not cached
+    child.kill()
+    end = child.wait()
+    assert end.signal() == signal.SIGKILL
+    assert child.wait() is end  # the end is cached
