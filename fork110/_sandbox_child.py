@@ -47,6 +47,10 @@ _ARCH = {
     "x86_64": (0xC000003E, 62, 200, 234, 129, 297, 424),
     "aarch64": (0xC00000B7, 129, 130, 131, 138, 240, 424),
 }
+_PR_SET_DUMPABLE = 4
+_PR_CAPBSET_DROP = 24
+_CAP_VERSION_3 = 0x20080522
+_CAP_SYS_PTRACE = 19
 _MAX_PROTECTED = 400  # pids and tids named in the filter (two instructions each; BPF allows 4096)
 
 
@@ -124,6 +128,30 @@ def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
     if prctl(_PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
         return False
     return bool(prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog_buf), 0, 0) == 0)
+
+
+def drop_ptrace() -> bool:
+    """Give up CAP_SYS_PTRACE for good (effective, permitted, inheritable, and the bounding set, so
+    no program exec'd later gets it back): root in a run may then no longer open the non-dumpable
+    supervisor's ``/proc/PID/fd`` (its pipes to the caller), nor trace it. True if done (or not root).
+
+    >>> callable(drop_ptrace)
+    True
+    """
+    if os.geteuid() != 0:
+        return True
+    libc = _libc()
+    if libc.prctl(_PR_CAPBSET_DROP, _CAP_SYS_PTRACE, 0, 0, 0) != 0:
+        return False
+    header = struct.pack("=Ii", _CAP_VERSION_3, 0)
+    data = ctypes.create_string_buffer(24)
+    if libc.capget(header, data) != 0:
+        return False
+    words = list(struct.unpack("=6I", data.raw))  # (effective, permitted, inheritable) x 2
+    for i in range(3):
+        words[i] &= ~(1 << _CAP_SYS_PTRACE)
+    new = ctypes.create_string_buffer(struct.pack("=6I", *words), 24)
+    return bool(libc.capset(header, new) == 0)
 
 
 def set_title(title: str) -> bool:
@@ -241,6 +269,10 @@ def _tids(pid: int) -> list[int]:
 def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> None:
     """Everything common to Python and program runs, up to (not including) running anything."""
     os.setpgid(0, 0)
+    _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)  # the supervisor is not dumpable; we may be
+    if not drop_ptrace():
+        os.write(2, b"fork110: could not drop CAP_SYS_PTRACE\n")
+        os._exit(125)
     budget = int(cfg["max_processes"])
     if os.geteuid() != 0:
         _limit_nproc(budget)

@@ -105,7 +105,10 @@ class LiveRun:
         self._stdout: list[str] = []
         self._stderr: list[str] = []
         self._err = bytearray()
-        self._unframer = wire.Unframer()
+        # the largest frame the supervisor sends: a line of output (at most max_output bytes, as
+        # UTF-8 text up to 3x that once decoded and re-encoded), or a watchdog's list of survivors
+        self._unframer = wire.Unframer(3 * int(cfg["max_output"]) + (1 << 20))
+        self._bad_frames = False
         self._out_open = self._err_open = True
         self._done = False
         self._closed = False
@@ -121,6 +124,8 @@ class LiveRun:
             for key, value in env.items():
                 cmd.env(key, value)
         self._child: Child = cmd.spawn()
+        st = read_stat(self._child.id())
+        self._sup_ticks = -1 if st is None else st.start_ticks  # to notice its pid reused
         _live.add(self)
         assert self._child.stdin and self._child.stdout and self._child.stderr
         self._out = self._child.stdout.fileno()
@@ -337,11 +342,27 @@ class LiveRun:
             if not data:
                 self._out_open = False
                 return
-            for record in self._unframer.feed(data):
-                self._record(cast("Record", record))
+            if self._bad_frames:
+                continue  # the stream cannot be trusted any more: drain it, believe nothing
+            try:
+                for record in self._unframer.feed(data):
+                    self._record(cast("Record", record))
+            except (wire.FrameError, TypeError, ValueError, KeyError) as exc:
+                self._bad_frames = True
+                self._notes.append(f"a malformed frame from the supervisor ({exc}): run killed")
+                self.kill()
 
     def _record(self, rec: Record) -> None:
+        if not (isinstance(rec, tuple) and len(rec) == 9):
+            raise ValueError("not an event record")
         kind, t, pid, name, other_pid, other, status, text, extra = rec
+        if not (
+            isinstance(kind, str)
+            and isinstance(t, float)
+            and all(isinstance(v, int) for v in (pid, other_pid, status))
+            and all(isinstance(v, str) for v in (name, other, text))
+        ):
+            raise ValueError(f"an event record of the wrong types ({kind!r})")
         if kind == "info":
             self._info = cast("Info", extra)
             self._inspector = Inspector(
@@ -473,8 +494,11 @@ class LiveRun:
         zombies left to us (a zombie adopted by init is init's to reap, and gone soon)."""
         found: set[int] = set()
         sup = self._child.id()
-        if self._info is not None:
-            found |= members(sup, self._info["sid"])
+        st = read_stat(sup)
+        reused = st is not None and st.start_ticks != self._sup_ticks  # reaped, then reused
+        if self._info is not None and not reused:
+            sid = self._info["sid"]  # the run's own session only (never the caller's)
+            found |= members(sup, sid if sid == sup else -1)
         cgroup = self._cgroup()
         if cgroup is not None:
             found |= {p for p in cgroup.procs() if os.path.isdir(f"/proc/{p}")}

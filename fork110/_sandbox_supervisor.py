@@ -65,6 +65,7 @@ else:
 __all__ = ["Supervisor", "main"]
 
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_DUMPABLE = 4
 _IN = select.POLLIN | select.POLLHUP | select.POLLERR
 _STATE_WORDS = {
     "R": "running",
@@ -76,6 +77,7 @@ _STATE_WORDS = {
 }
 
 
+_CMSG_ROOM = _socket.CMSG_SPACE(16) + _socket.CMSG_SPACE(12)  # 4 fds, and the sender's ucred
 _LISTED = 12  # processes named in a watchdog report; the rest are counted (see survivors)
 
 
@@ -137,7 +139,11 @@ class Supervisor(Tracker):
         self.sid = os.getsid(0)
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        # Not dumpable: /proc/<supervisor>/fd (its pipes to the caller), mem and environ are closed
+        # to the run's processes (same uid, and no CAP_SYS_PTRACE: the run drops it as root).
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
@@ -160,6 +166,8 @@ class Supervisor(Tracker):
         self.addr = f"\0{tag}"
         self.sock.bind(self.addr)
         self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1 << 20)
+        # The kernel attaches the true sender's pid to every datagram: reports are checked with it.
+        self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
         self.sock.setblocking(False)
         os.set_blocking(1, False)
         for fd in (0, self.sock.fileno(), self.wake_r):
@@ -247,21 +255,26 @@ class Supervisor(Tracker):
             for _ in range(limit):
                 try:
                     data, anc, _flags, _addr = self.sock.recvmsg(
-                        65536, _socket.CMSG_SPACE(16), _socket.MSG_CMSG_CLOEXEC
+                        65536, _CMSG_ROOM, _socket.MSG_CMSG_CLOEXEC
                     )
                 except (BlockingIOError, InterruptedError):
                     return
                 fds: list[int] = []
+                sender = 0
                 for level, typ, payload in anc:
-                    if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
+                    if level != _socket.SOL_SOCKET:
+                        continue
+                    if typ == _socket.SCM_RIGHTS:
                         usable = len(payload) - len(payload) % 4
                         fds.extend(
-                            int.from_bytes(payload[i : i + 4], "little", signed=True)
+                            int.from_bytes(payload[i : i + 4], sys.byteorder, signed=True)
                             for i in range(0, usable, 4)
                         )
+                    elif typ == _socket.SCM_CREDENTIALS and len(payload) >= 4:
+                        sender = int.from_bytes(payload[:4], sys.byteorder, signed=True)
                 taken: list[int] = []
                 try:
-                    taken = self.handle(data, fds)
+                    taken = self.handle(data, fds, sender)
                 finally:
                     for fd in fds:
                         if fd not in taken:
@@ -286,6 +299,24 @@ class Supervisor(Tracker):
             self.check_gone(proc)
         else:  # a leader gone while its threads live on: watch it by scanning
             proc.scan_only = True
+
+    def member(self, pid: int) -> bool:
+        """Is *pid* one of the run's processes now? Below the supervisor (its chain of parents
+        reaches it), in the run's own session, or in the run's cgroup. Checked at the moment of
+        acting on a pid that came from the run, never taken on trust."""
+        if pid <= 0 or pid == self.pid:
+            return False
+        p = pid
+        for _ in range(4096):
+            st = read_stat(p)
+            if st is None:
+                break
+            if st.ppid == self.pid or (self.sid == self.pid and st.sid == self.sid):
+                return True
+            if st.ppid <= 1:
+                break
+            p = st.ppid
+        return self.cgroup is not None and pid in self.cgroup.procs()
 
     def reap(self) -> None:
         for pid, status in reap_all():

@@ -87,6 +87,7 @@ __all__ = [
     "MSG_REAP",
     "MSG_REFUSED",
     "MSG_SPAWN",
+    "FrameError",
     "Unframer",
     "frame",
     "pack_msg",
@@ -119,17 +120,29 @@ def frame(obj: object) -> bytes:
     return len(data).to_bytes(_HEADER, "big") + data
 
 
+class FrameError(ValueError):
+    """A frame that cannot be one the supervisor sent (too large, or not a marshal record).
+
+    >>> Unframer(max_size=8).feed(b"\\xff\\xff\\xff\\xff")
+    Traceback (most recent call last):
+    ...
+    fork110._sandbox_wire.FrameError: a frame of 4294967295 bytes, over the cap of 8
+    """
+
+
 class Unframer:
-    """Reassembles frames from a byte stream read in arbitrary pieces.
+    """Reassembles frames from a byte stream read in arbitrary pieces; no frame may be larger than
+    *max_size* bytes (a header asking for more raises :class:`FrameError` before anything is kept).
 
     >>> Unframer().feed(b"")
     []
     """
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_max")
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int = _MAX_FRAME) -> None:
         self._buf = bytearray()
+        self._max = max_size
 
     def feed(self, data: bytes) -> list[object]:
         """Add bytes; return the objects whose frames are now complete.
@@ -143,12 +156,17 @@ class Unframer:
         pos = 0
         while len(buf) - pos >= _HEADER:
             size = int.from_bytes(buf[pos : pos + _HEADER], "big")
-            if size > _MAX_FRAME:
-                raise ValueError(f"corrupt frame header (size {size})")
+            if size > self._max:
+                buf.clear()
+                raise FrameError(f"a frame of {size} bytes, over the cap of {self._max}")
             end = pos + _HEADER + size
             if end > len(buf):
                 break
-            out.append(marshal.loads(bytes(buf[pos + _HEADER : end])))
+            try:
+                out.append(marshal.loads(bytes(buf[pos + _HEADER : end])))
+            except (EOFError, ValueError, TypeError) as exc:
+                buf.clear()
+                raise FrameError(f"a frame that does not decode: {exc}") from None
             pos = end
         del buf[:pos]
         return out

@@ -1,0 +1,202 @@
+"""fork110.sandbox under attack: what a careless or mischievous run does to its caller and others.
+
+Each attack is made by a real run, from a real caller process, once as root and once as an
+ordinary user (uid 65534, through ``Command.uid``), and judged from outside: the victim's
+process is still there, the caller's own numbers, the run's report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+
+import pytest
+
+import fork110
+from fork110 import Command, Stdio, _sandbox_live, _sandbox_wire, sandbox
+
+REPO = str(Path(fork110.__file__).resolve().parent.parent)
+ROOT = os.geteuid() == 0
+
+
+def _runs_as_nobody(python: str) -> bool:
+    probe = Command(python).args(["-c", "import fork110.sandbox"]).env("PYTHONPATH", REPO)
+    try:
+        return probe.current_dir("/").uid(65534).gid(65534).stderr(Stdio.null()).status().success()
+    except OSError:  # an interpreter under /root, which other users may not enter
+        return False
+
+
+def _nobody_python() -> str | None:
+    for python in (sys.executable, "/usr/bin/python3"):
+        if _runs_as_nobody(python):
+            return python
+    return None
+
+
+@pytest.fixture(params=["root", "user"])
+def caller(request: pytest.FixtureRequest) -> Command:
+    """A fresh caller process: as this test's user (root here), or as uid 65534."""
+    if request.param == "root" or not ROOT:
+        if request.param == "root" and not ROOT:
+            pytest.skip("the root variant needs root")
+        return Command(sys.executable).env("PYTHONPATH", REPO)
+    python = _nobody_python()
+    if python is None:
+        pytest.skip("no Python interpreter here that user 65534 may run with this checkout")
+    return (
+        Command(python).env("PYTHONPATH", REPO).env("HOME", "/tmp")
+        .current_dir("/tmp").uid(65534).gid(65534)
+    )  # fmt: skip
+
+
+def attack(caller: Command, script: str) -> dict[str, object]:
+    """Run *script* in the caller process; it prints one JSON object last."""
+    out = caller.args(["-c", script]).output()
+    assert out.status.success(), out.stderr.decode()
+    result = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    assert isinstance(result, dict)
+    return result
+
+
+FORGED = r'''
+import json, os, time, _socket
+from fork110 import Command, sandbox
+from fork110._sandbox_procs import read_stat
+
+victim = Command("sleep").arg("60").spawn()
+code = """
+import os, time, _socket
+from fork110 import _sandbox_wire as w
+s = os.fork.__globals__["state_"]  # the run's own state module (the one its hooks use)
+v = VICTIM
+s.send(w.MSG_FORK, v, "child-9")                         # through the hooked sender
+s.send(w.MSG_SPAWN, v, "child-8", "sleep 60", "")
+st = s.state()
+sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)  # straight onto the socket
+sock.sendto(w.pack_msg("hello", v, time.monotonic(), 0, "", os.getpid(), "child-7", ""), st.addr)
+sock.sendto(w.pack_msg("fork", os.getpid(), time.monotonic(), 99, "", v, "child-6"), st.addr)
+sock.sendto(w.pack_msg("reap", os.getpid(), time.monotonic(), 98, "", v, 0), st.addr)
+print(st.addr.strip(chr(0)))
+import sys; sys.stdout.flush()
+time.sleep(0.5)
+""".replace("VICTIM", str(victim.id()))
+with sandbox.start(code, timeout=10) as live:
+    addr = None
+    for event in live:
+        if event.kind == "stdout" and addr is None:
+            addr = "\0" + event.detail.strip()
+            parent = [e.pid for e in live.events if e.kind == "start"][0]
+            # from outside the run, claiming to be its first process
+            out = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+            msg = "\0".join(["fork", str(parent), repr(time.monotonic()), "50", "",
+                             str(victim.id()), "child-5"]).encode()
+            try:
+                out.sendto(msg, addr)
+            except OSError:
+                pass
+    r = live.result()
+alive = victim.try_wait() is None
+victim.kill()
+victim.wait()
+named = [e.describe() for e in r.events if e.other_pid == victim.id() or e.pid == victim.id()]
+print(json.dumps({"alive": alive, "leaked": r.leaked, "named": named,
+                  "ignored": any("ignored a report" in n for n in r.notes)}))
+'''
+
+
+def test_a_forged_report_cannot_make_anyone_kill_a_process_outside_the_run(
+    caller: Command,
+) -> None:
+    got = attack(caller, FORGED)
+    assert got["alive"] is True, "the victim of the forged reports was killed"
+    assert got["named"] == []  # no event names it as the run's
+    assert got["ignored"] is True and got["leaked"] == 0
+
+
+SUPERVISOR_FDS = r'''
+import json, os, resource, time
+from fork110 import sandbox
+code = """
+import os, time
+sup = os.getppid()
+for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+    try:
+        f = os.open(f"/proc/{sup}/fd/{fd}", mode)
+    except OSError as exc:
+        print("refused", fd, exc.errno, flush=True)
+        continue
+    if fd == 0:
+        os.set_blocking(f, False)
+        time.sleep(0.3)
+        try:
+            print("stole", os.read(f, 100), flush=True)
+        except OSError:
+            pass
+    else:
+        os.write(f, b"\\x7f\\xff\\xff\\xff" + b"x" * 65536)   # a frame header of 2 GiB, then junk
+    print("opened", fd, flush=True)
+time.sleep(60)
+"""
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with sandbox.start(code, timeout=30) as live:
+    while sum(1 for e in live.events if e.kind == "stdout") < 3 and not live.done:
+        live.poll(0.1)
+    started = time.monotonic()
+    live.kill()   # the kill byte must not be stolen from the supervisor's stdin
+    r = live.result()
+    took = time.monotonic() - started
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"stdout": r.stdout, "killed": r.killed, "took": took, "grown_kib": grown,
+                  "leaked": r.leaked, "notes": list(r.notes)}))
+'''
+
+
+def test_the_supervisors_pipes_are_closed_to_the_run(caller: Command) -> None:
+    got = attack(caller, SUPERVISOR_FDS)
+    out = str(got["stdout"])
+    assert "opened" not in out and "stole" not in out, out
+    assert out.count("refused") == 3
+    assert got["killed"] == "killed" and got["leaked"] == 0
+    assert float(got["took"]) < 5  # the kill arrived (the watchdog is 30 s away)
+    assert int(got["grown_kib"]) < 64 * 1024  # the caller did not allocate a 2 GiB frame
+
+
+def test_a_frame_header_past_the_cap_is_refused_before_anything_is_kept() -> None:
+    u = _sandbox_wire.Unframer(max_size=1 << 20)
+    assert u.feed(_sandbox_wire.frame("ok")) == ["ok"]
+    with pytest.raises(_sandbox_wire.FrameError, match="over the cap"):
+        u.feed(b"\x7f\xff\xff\xff" + b"x" * 4096)
+    assert u.pending == 0
+    with pytest.raises(_sandbox_wire.FrameError, match="does not decode"):
+        _sandbox_wire.Unframer().feed(b"\0\0\0\3" + b"\xff\xff\xff")
+
+
+BAD_SUPERVISOR = r"""
+import marshal, os, sys, time
+os.read(0, 1 << 20)
+info = {"supervisor": os.getpid(), "sid": os.getsid(0), "parent": -1, "mode": "wrapper",
+        "cgroups": [], "lock": ""}
+rec = marshal.dumps(("info", time.monotonic(), os.getpid(), "supervisor", 0, "", -1, "", info))
+os.write(1, len(rec).to_bytes(4, "big") + rec)
+os.write(1, b"\x7f\xff\xff\xff" + b"x" * 100000)
+while os.read(0, 4096):
+    pass
+"""
+
+
+def test_a_malformed_frame_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor (a real process) that sends a frame past the cap: the run ends, it says why."""
+    script = tmp_path / "bad_supervisor.py"
+    script.write_text(BAD_SUPERVISOR)
+    monkeypatch.setattr(_sandbox_live, "SUPERVISOR", str(script))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = sandbox.run("pass", timeout=5)
+    assert any("malformed frame" in n for n in r.notes), r.notes
+    assert r.leaked == 0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024
