@@ -214,8 +214,10 @@ def _stdin_fd(data: bytes | None) -> int:
     return fd
 
 
-def _stdio(out_w: int, err_w: int, keep: int, stdin: bytes | None = None) -> None:
-    null = _stdin_fd(stdin)
+def _stdio(
+    out_w: int, err_w: int, keep: int, stdin: bytes | None = None, stdin_file: int = -1
+) -> None:
+    null = stdin_file if stdin_file >= 0 else _stdin_fd(stdin)
     for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
         if fd != target:
             os.dup2(fd, target)
@@ -291,7 +293,7 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if wake_fd >= 0:
         signal.set_wakeup_fd(-1)
-    _stdio(out_w, err_w, go_fd, cfg.get("stdin"))
+    _stdio(out_w, err_w, go_fd, cfg.get("stdin"), int(cfg.get("stdin_file", -1)))
     set_title(str(cfg["title"]))
 
 

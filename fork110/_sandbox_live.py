@@ -25,7 +25,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, cast, get_args
 
 from fork110 import _sandbox_wire as wire
 from fork110._child import Child
@@ -34,7 +34,7 @@ from fork110._errors import WaitTimeout
 from fork110._ps_proc import boot_time, clock_ticks
 from fork110._sandbox_cgroup import RunCgroup
 from fork110._sandbox_procs import kill_until_gone, members, read_stat
-from fork110._sandbox_result import ContainedRun, Event
+from fork110._sandbox_result import ContainedRun, Event, EventKind
 from fork110._status import ExitStatus
 from fork110._stdio import Stdio
 from fork110.ps import Inspector, Namer, ProcessInfo, Snapshot
@@ -47,9 +47,26 @@ __all__ = ["SUPERVISOR", "LiveRun", "SandboxError"]
 SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox_supervisor.py")
 _GRACE = 3.0  # beyond the timeout, how long the supervisor gets before the caller steps in
 _CLOSE_WAIT = 1.0
+_INLINE_STDIN = 1 << 16
 _MAX_SNAPSHOTS = 2000
 _NEW_PROCESS = ("start", "fork", "spawn", "appear")
 _live: weakref.WeakSet[LiveRun] = weakref.WeakSet()
+_KINDS = frozenset(get_args(EventKind))
+_KEY = object()  # LiveRun's constructor is not public: start() and start_program() make them
+
+
+def _new_live_run(
+    cfg: Config,
+    *,
+    snapshots: bool,
+    sample_interval: float,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> LiveRun:
+    """Start a run (what :func:`fork110.sandbox.start` calls once the limits are checked)."""
+    return LiveRun(
+        cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env, _key=_KEY
+    )
 
 
 class SandboxError(RuntimeError):
@@ -81,9 +98,24 @@ class LiveRun:
         sample_interval: float,
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
+        _key: object = None,
     ) -> None:
+        if _key is not _KEY:
+            self._closed = True
+            raise TypeError("a LiveRun is made by fork110.sandbox.start() or start_program()")
         self._t0 = time.monotonic()
         cfg["t0"] = self._t0
+        self._stdin_file = -1
+        data_in = cfg.get("stdin")
+        if data_in is not None and len(data_in) > _INLINE_STDIN:
+            # large input goes in a memfd the supervisor opens through /proc/<caller>/fd: written
+            # once, never pushed through the configuration pipe (linear, and fast)
+            self._stdin_file = os.memfd_create("fork110-stdin", os.MFD_CLOEXEC)
+            view = memoryview(data_in)
+            while view:
+                view = view[os.write(self._stdin_file, view) :]
+            cfg["stdin"] = None
+            cfg["stdin_file"] = self._stdin_file
         cfg["caller"] = os.getpid()
         self._timeout = cfg["timeout"]
         self._budget = cfg["max_processes"]
@@ -123,7 +155,11 @@ class LiveRun:
             cmd.env_clear()
             for key, value in env.items():
                 cmd.env(key, value)
-        self._child: Child = cmd.spawn()
+        try:
+            self._child: Child = cmd.spawn()
+        except BaseException:
+            self._close_stdin_file()
+            raise
         st = read_stat(self._child.id())
         self._sup_ticks = -1 if st is None else st.start_ticks  # to notice its pid reused
         _live.add(self)
@@ -347,6 +383,8 @@ class LiveRun:
             try:
                 for record in self._unframer.feed(data):
                     self._record(cast("Record", record))
+                if self._unframer.failed:
+                    self._unframer.feed(b"")  # raises the error held back
             except (wire.FrameError, TypeError, ValueError, KeyError) as exc:
                 self._bad_frames = True
                 self._notes.append(f"a malformed frame from the supervisor ({exc}): run killed")
@@ -364,6 +402,7 @@ class LiveRun:
         ):
             raise ValueError(f"an event record of the wrong types ({kind!r})")
         if kind == "info":
+            self._close_stdin_file()  # the supervisor has its own open of it by now
             self._info = cast("Info", extra)
             self._inspector = Inspector(
                 self._info["supervisor"], namer=self._namer, include_root=False
@@ -382,9 +421,11 @@ class LiveRun:
             self._add_snapshot(Snapshot(time.time(), root, _tree(self._survivors)))
         if kind == "note":
             self._notes.append(text)
+        if kind not in _KINDS:
+            raise ValueError(f"an event of an unknown kind ({kind!r})")
         event = Event(
             t - self._t0,
-            kind,
+            cast("EventKind", kind),
             name,
             pid,
             text,
@@ -458,10 +499,16 @@ class LiveRun:
         child.stdout = child.stderr = None
         self._out_open = self._err_open = False
         self._leaked = len(self._leftovers())
+        self._close_stdin_file()
         self._done = True
         self._closed = True
         _live.discard(self)
         self._build()
+
+    def _close_stdin_file(self) -> None:
+        if self._stdin_file != -1:
+            os.close(self._stdin_file)
+            self._stdin_file = -1
 
     def _backstop(self) -> None:
         """Make sure the supervisor is reaped and none of the run's processes is left."""

@@ -546,21 +546,42 @@ def read_ppid(pid: int) -> int:
 
 
 def read_config(fd: int = 0) -> tuple[Config, bool]:
-    """Read the configuration frame the caller writes first on our stdin; (config, kill asked)."""
-    u = wire.Unframer()
-    got: list[object] = []
+    """Read the configuration frame the caller writes first on our stdin; (config, kill asked).
+
+    Read no further than the frame (what follows are command bytes for the loop), into a buffer
+    of the frame's size: linear in the size of the configuration (a 100 MiB ``stdin`` included).
+    """
     head = b""
-    while not got:
-        # Read no further than the frame: what follows are command bytes for the loop.
-        want = 4 - len(head) if len(head) < 4 else int.from_bytes(head[:4], "big") + 4 - len(head)
-        data = os.read(fd, want)
+    while len(head) < 4:
+        data = os.read(fd, 4 - len(head))
         if not data:
             raise SystemExit("fork110 supervisor: no configuration on stdin")
         head += data
-        got = u.feed(data)
-    cfg = got[0]
+    size = int.from_bytes(head, "big")
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            raise SystemExit("fork110 supervisor: the configuration was cut short")
+        got += n
+    view.release()
+    try:
+        cfg = wire.Unframer(size + 4).feed(head + buf)[0]
+    except (wire.FrameError, IndexError):
+        cfg = None
     if not isinstance(cfg, dict):
         raise SystemExit("fork110 supervisor: bad configuration")
+    if cfg.get("stdin_file", -1) >= 0:  # large input: our own open of the caller's memfd
+        try:
+            cfg["stdin_file"] = os.open(
+                f"/proc/{int(cfg['caller'])}/fd/{int(cfg['stdin_file'])}", os.O_RDONLY
+            )
+        except OSError as exc:
+            raise SystemExit(f"fork110 supervisor: cannot open the run's stdin: {exc}") from None
+    else:
+        cfg["stdin_file"] = -1
     return cast("Config", cfg), False
 
 

@@ -337,6 +337,18 @@ class Tracker:
         if self.bad_reports <= 3:
             self.emit("note", self.own, "supervisor", text=f"ignored a report: {what}")
 
+    def sent_by_run(self, sender: int, kind: str, rest: list[str]) -> bool:
+        """Did a process of the run send this? Yes if the sender is in the run now; or, once it
+        has gone already (reaped before we read: nothing can be done to it any more), if we knew
+        it, or if it is a new child saying hello from a parent we know."""
+        if self.member(sender):
+            return True
+        if read_stat(sender) is not None:
+            return False  # alive, and not one of ours
+        if sender in self.procs:
+            return True
+        return kind == wire.MSG_HELLO and rest[0].isdigit() and int(rest[0]) in self.procs
+
     def vouch(self, pid: int) -> bool:
         """May a report name *pid* as one of the run's processes? Yes if we know it, if it is gone
         already (nothing can be done to it), or if it is in the run now."""
@@ -357,7 +369,7 @@ class Tracker:
         kind, pid, _when, f = msg
         if not f[0].isdigit():
             return []
-        if sender != -1 and (pid != sender or not self.member(sender)):
+        if sender != -1 and (pid != sender or not self.sent_by_run(sender, kind, f[2:])):
             self.forged(f"{kind} from pid {sender}, which is not the run's process {pid}")
             return []
         named = _NAMED.get(kind)

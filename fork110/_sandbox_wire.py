@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         caller: int
         t0: float
         stdin: bytes | None  # what the first process reads on fd 0; None: /dev/null
+        stdin_file: int  # or, for large input, the caller's fd of a memfd holding it (-1: none)
 
     class Info(TypedDict):
         """The supervisor's first frame: who is who, and how the budget is enforced."""
@@ -138,11 +139,12 @@ class Unframer:
     []
     """
 
-    __slots__ = ("_buf", "_max")
+    __slots__ = ("_buf", "_error", "_max")
 
     def __init__(self, max_size: int = _MAX_FRAME) -> None:
         self._buf = bytearray()
         self._max = max_size
+        self._error: FrameError | None = None
 
     def feed(self, data: bytes) -> list[object]:
         """Add bytes; return the objects whose frames are now complete.
@@ -150,26 +152,41 @@ class Unframer:
         >>> u = Unframer(); u.feed(frame("a") + frame("b"))
         ['a', 'b']
         """
+        if self._error is not None:  # the frames before a bad one were handed out: now the error
+            raise self._error
         buf = self._buf
         buf += data
         out: list[object] = []
         pos = 0
         while len(buf) - pos >= _HEADER:
             size = int.from_bytes(buf[pos : pos + _HEADER], "big")
-            if size > self._max:
-                buf.clear()
-                raise FrameError(f"a frame of {size} bytes, over the cap of {self._max}")
             end = pos + _HEADER + size
-            if end > len(buf):
+            if size > self._max:
+                self._error = FrameError(f"a frame of {size} bytes, over the cap of {self._max}")
+            elif end <= len(buf):
+                try:
+                    out.append(marshal.loads(bytes(buf[pos + _HEADER : end])))
+                except (EOFError, ValueError, TypeError) as exc:
+                    self._error = FrameError(f"a frame that does not decode: {exc}")
+            else:
                 break
-            try:
-                out.append(marshal.loads(bytes(buf[pos + _HEADER : end])))
-            except (EOFError, ValueError, TypeError) as exc:
+            if self._error is not None:
                 buf.clear()
-                raise FrameError(f"a frame that does not decode: {exc}") from None
+                if out:
+                    return out
+                raise self._error
             pos = end
         del buf[:pos]
         return out
+
+    @property
+    def failed(self) -> bool:
+        """True once a bad frame was met (the next :meth:`feed` raises its error).
+
+        >>> Unframer().failed
+        False
+        """
+        return self._error is not None
 
     @property
     def pending(self) -> int:

@@ -79,18 +79,52 @@ import os
 import shutil
 import sys
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, TypedDict
 
-from fork110._sandbox_live import LiveRun, SandboxError
+from fork110._sandbox_live import LiveRun, SandboxError, _new_live_run
 from fork110._sandbox_result import ContainedRun, Event
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from fork110._sandbox_wire import Config
+
+Enforce = Literal["auto", "wrapper", "none"]
+"""How the fork budget is enforced: ``"auto"`` (the strongest the machine allows), ``"wrapper"``
+(count forks in Python and scan the tree, even where a cgroup could be made; for tests), ``"none"``."""
+
+MAX_BUDGET = 4_194_304  # the kernel's own ceiling on pids (PID_MAX_LIMIT)
+
+
+class ProgramLimits(TypedDict, total=False):
+    """The keyword arguments of :func:`start_program` and :func:`run_program`."""
+
+    max_processes: int
+    timeout: float
+    snapshots: bool
+    sample_interval: float
+    cwd: str | os.PathLike[str] | None
+    env: dict[str, str] | None
+    max_events: int
+    max_output: int
+    enforce: Enforce
+    stdin: str | bytes | None
+
+
+class Limits(ProgramLimits, total=False):
+    """The keyword arguments of :func:`start`, :func:`run` and :func:`stream`."""
+
+    line_buffered: bool
+    filename: str
+
 
 __all__ = [
     "ContainedRun",
+    "Enforce",
     "Event",
+    "Limits",
     "LiveRun",
+    "ProgramLimits",
     "SandboxError",
     "run",
     "run_program",
@@ -113,7 +147,7 @@ def _config(
     sample_interval: float,
     max_events: int,
     max_output: int,
-    enforce: str,
+    enforce: Enforce,
     line_buffered: bool = True,
     stdin: str | bytes | None = None,
 ) -> Config:
@@ -124,21 +158,31 @@ def _config(
         raise ValueError(
             f"max_processes must be at least 1 (the run's own first process), not {max_processes}"
         )
+    if max_processes > MAX_BUDGET:
+        raise ValueError(
+            f"max_processes must be at most {MAX_BUDGET} (the kernel's own limit on pids), "
+            f"not {max_processes}"
+        )
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
     if not (timeout > 0 and math.isfinite(timeout)):
         raise ValueError(f"timeout must be a positive, finite number of seconds, not {timeout!r}")
-    if (
-        isinstance(sample_interval, bool)
-        or not isinstance(sample_interval, (int, float))
-        or not 0 < sample_interval < math.inf
-    ):
+    # wrong types raise TypeError, wrong values ValueError, for every limit alike
+    if isinstance(sample_interval, bool) or not isinstance(sample_interval, (int, float)):
+        raise TypeError(
+            f"sample_interval must be a number of seconds, not {type(sample_interval).__name__}"
+        )
+    if not 0 < sample_interval < math.inf:
         raise ValueError(
             f"sample_interval must be a positive number of seconds, not {sample_interval!r}"
         )
     for name, value in (("max_events", max_events), ("max_output", max_output)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        if value < 1:
             raise ValueError(f"{name} must be a positive int, not {value!r}")
+    if not isinstance(enforce, str):
+        raise TypeError(f"enforce must be a str, not {type(enforce).__name__}")
     if enforce not in _ENFORCE:
         raise ValueError(f"enforce must be one of {_ENFORCE}, not {enforce!r}")
     if stdin is not None and not isinstance(stdin, (str, bytes)):
@@ -162,6 +206,7 @@ def _config(
         "t0": 0.0,
         # what the run's first process reads on fd 0 (then end of file); None: /dev/null
         "stdin": stdin.encode("utf-8") if isinstance(stdin, str) else stdin,
+        "stdin_file": -1,
     }
 
 
@@ -178,7 +223,7 @@ def start(
     env: dict[str, str] | None = None,
     max_events: int = 20_000,
     max_output: int = 4 << 20,
-    enforce: str = "auto",
+    enforce: Enforce = "auto",
     stdin: str | bytes | None = None,
 ) -> LiveRun:
     """Start running Python *code* contained; return the :class:`LiveRun` (use it with ``with``).
@@ -222,10 +267,12 @@ def start(
         line_buffered=line_buffered,
         stdin=stdin,
     )
-    return LiveRun(cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env)
+    return _new_live_run(
+        cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env
+    )
 
 
-def run(code: str, **limits: Any) -> ContainedRun:
+def run(code: str, **limits: Unpack[Limits]) -> ContainedRun:
     """Run Python *code* contained, to the end; see :func:`start` for the keyword arguments.
 
     An interrupt (KeyboardInterrupt) kills and reaps the whole run before it propagates.
@@ -238,7 +285,7 @@ def run(code: str, **limits: Any) -> ContainedRun:
         return live.result()
 
 
-def stream(code: str, **limits: Any) -> Generator[Event, None, None]:
+def stream(code: str, **limits: Unpack[Limits]) -> Generator[Event, None, None]:
     """Yield the events of a contained run of *code* as they happen (``end`` last).
 
     Closing the generator early (or an exception in the loop) kills the run.
@@ -261,7 +308,7 @@ def start_program(
     env: dict[str, str] | None = None,
     max_events: int = 20_000,
     max_output: int = 4 << 20,
-    enforce: str = "auto",
+    enforce: Enforce = "auto",
     stdin: str | bytes | None = None,
 ) -> LiveRun:
     """Start a program (a compiled C demo, say) as the run's first process, contained.
@@ -300,10 +347,14 @@ def start_program(
         enforce=enforce,
         stdin=stdin,
     )
-    return LiveRun(cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env)
+    return _new_live_run(
+        cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env
+    )
 
 
-def run_program(argv: Sequence[str | os.PathLike[str]], **limits: Any) -> ContainedRun:
+def run_program(
+    argv: Sequence[str | os.PathLike[str]], **limits: Unpack[ProgramLimits]
+) -> ContainedRun:
     """Run a program contained, to the end; see :func:`start_program`.
 
     >>> run_program(["sh", "-c", "exit 5"]).status

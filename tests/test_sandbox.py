@@ -579,7 +579,14 @@ def test_block_buffered_output_is_duplicated_by_fork_as_with_a_pipe() -> None:
         ({"timeout": "5"}, TypeError),
         ({"timeout": False}, TypeError),
         ({"sample_interval": 0}, ValueError),
+        ({"sample_interval": "0.1"}, TypeError),
+        ({"max_events": 0}, ValueError),
+        ({"max_events": 1.5}, TypeError),
+        ({"max_output": -1}, ValueError),
+        ({"max_output": "1"}, TypeError),
         ({"enforce": "never"}, ValueError),
+        ({"enforce": 1}, TypeError),
+        ({"max_processes": 4_194_305}, ValueError),
     ],
 )
 def test_bad_limits_are_refused_before_anything_starts(
@@ -587,6 +594,16 @@ def test_bad_limits_are_refused_before_anything_starts(
 ) -> None:
     with pytest.raises(error, match=next(iter(kwargs))):
         sandbox.run("print('not run')", **kwargs)
+
+
+def test_a_budget_past_the_kernels_limit_is_refused_not_weakened() -> None:
+    with pytest.raises(ValueError, match="at most 4194304"):
+        sandbox.run("pass", max_processes=10**7)
+
+
+def test_a_live_run_is_made_by_start_only() -> None:
+    with pytest.raises(TypeError, match=r"sandbox.start\(\)"):
+        sandbox.LiveRun({}, snapshots=False, sample_interval=0.1)  # type: ignore[arg-type]
 
 
 def test_bad_code_is_refused_or_reported() -> None:
@@ -780,6 +797,26 @@ def test_stdin_text_reaches_the_first_process_and_its_children() -> None:
     prog = sandbox.run_program(["sh", "-c", "read a; read b; echo got $a $b"], stdin="x\ny\n")
     assert prog.stdout == "got x y\n"
     assert sandbox.run("import sys; print(repr(sys.stdin.read()))").stdout == "''\n"  # /dev/null
+
+
+def _first_event(data: bytes | None) -> tuple[float, str]:
+    started = time.monotonic()
+    code = "import sys; print(len(sys.stdin.buffer.read()))"
+    with sandbox.start(code, stdin=data, timeout=60) as live:
+        first = live.poll(30)
+        took = time.monotonic() - started
+        assert first
+        return took, live.result().stdout
+
+
+def test_a_large_stdin_starts_about_as_fast_as_a_small_one() -> None:
+    """100 MiB of stdin: written once (a memfd), never pushed through the configuration pipe; it
+    was quadratic (40 MiB took over 10 s to start). Compared with a trivial run measured here."""
+    small = min(_first_event(b"x")[0] for _ in range(3))
+    took, out = _first_event(b"y" * (100 << 20))
+    assert out == f"{100 << 20}\n"
+    assert took < 25 * small + 0.5, (took, small)
+    assert _first_event(b"z" * 70000)[1] == "70000\n"  # just over the inline size
 
 
 def test_stdin_of_the_wrong_type() -> None:
