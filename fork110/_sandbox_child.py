@@ -278,6 +278,11 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
     budget = int(cfg["max_processes"])
     if os.geteuid() != 0:
         _limit_nproc(budget)
+    max_memory = cfg.get("max_memory")
+    if max_memory and cfg.get("memory_mode") == "rlimit":  # no memory cgroup: per process
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (int(max_memory), int(max_memory)))
     supervisor, caller = os.getppid(), cfg["caller"]
     groups = {supervisor}
     try:

@@ -119,6 +119,7 @@ class LiveRun:
         cfg["caller"] = os.getpid()
         self._timeout = cfg["timeout"]
         self._budget = cfg["max_processes"]
+        self._max_memory = cfg.get("max_memory")
         self._want_snapshots = snapshots
         self._interval = sample_interval
         self._events: list[Event] = []
@@ -534,7 +535,7 @@ class LiveRun:
         dirs = self._info["cgroups"] if self._info else []
         if not dirs:
             return None
-        return RunCgroup(None, dirs[0]) if len(dirs) == 1 else RunCgroup(dirs[0], dirs[1])
+        return RunCgroup.of(dirs)
 
     def _leftovers(self) -> set[int]:
         """The run's processes still in the process table, seen from outside: alive ones, and
@@ -593,6 +594,9 @@ class LiveRun:
             watchdog=self._watchdog,
             survivors=self._survivors,
             notes=tuple(self._notes),
+            max_memory=self._max_memory,
+            memory=s["memory"] if s else "",
+            oom_kills=s["oom_kills"] if s else 0,
         )
 
 

@@ -125,6 +125,9 @@ class ContainedRun:
     watchdog: str = ""
     survivors: tuple[ProcessInfo, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    max_memory: int | None = None
+    memory: str = ""
+    oom_kills: int = 0
 
     def __repr__(self) -> str:
         n = len(self.processes())

@@ -105,6 +105,8 @@ class Supervisor(Tracker):
         self.timed_out = self.caller_gone = self.term = self.kill_asked = False
         self.cgroup: RunCgroup | None = None
         self.mode = "wrapper"
+        self.memory = ""  # how max_memory is held: "cgroup", "rlimit" (RLIMIT_AS), "" (not at all)
+        self.cpu = ""  # "cgroup" where a CPU quota (one CPU) holds
         self.lock_path = ""
         self.addr = ""
         self.sid = pid
@@ -155,6 +157,18 @@ class Supervisor(Tracker):
         if enforce != "none":
             remove_stale()
             self.cgroup = RunCgroup.create(tag, self.budget, limit=enforce == "auto")
+        # memory and CPU are limited whatever the budget's enforcement (a cgroup, else rlimits)
+        group = self.cgroup if self.cgroup is not None else RunCgroup(None, None)
+        max_memory = self.cfg.get("max_memory")
+        if max_memory and group.limit_memory(tag, int(max_memory)):
+            self.memory = "cgroup"
+        elif max_memory:
+            self.memory = "rlimit"
+        if group.limit_cpu(tag, 1.0):
+            self.cpu = "cgroup"
+        if self.cgroup is None and group.dirs():
+            self.cgroup = group
+        self.cfg["memory_mode"] = self.memory
         if self.cgroup is not None and self.cgroup.limit_dir is not None:
             self.mode = "cgroup"
         elif os.geteuid() != 0:
@@ -507,6 +521,16 @@ class Supervisor(Tracker):
             self.kill_run("left over")
             left = self.alive()
         refusals = max(self.refusals, self.cgroup.refusals() if self.cgroup else 0)
+        oom = self.cgroup.oom_kills() if self.cgroup else 0
+        if oom:
+            limit = int(self.cfg.get("max_memory") or 0)
+            self.emit(
+                "note",
+                self.pid,
+                "supervisor",
+                text=f"out of memory: the kernel killed {oom} process{'es' if oom != 1 else ''} "
+                f"of the run, over its memory limit of {_size(limit)} (max_memory)",
+            )
         removed = self.cgroup.remove(time.monotonic() + 0.5) if self.cgroup else True
         if self.lock_path:
             try:
@@ -528,6 +552,9 @@ class Supervisor(Tracker):
             "mode": self.mode,
             "dropped": self.dropped,
             "truncated": self.truncated,
+            "oom_kills": oom,
+            "memory": self.memory,
+            "cpu": self.cpu,
         }
         self.emit("done", self.pid, "supervisor", extra=summary)
         # Hand over what is left, but do not outlive the run by more than a moment for a caller
@@ -538,6 +565,14 @@ class Supervisor(Tracker):
         while self.out and not self.caller_gone and time.monotonic() < deadline:
             if out.poll(max(0.0, deadline - time.monotonic()) * 1000):
                 self.flush()
+
+
+def _size(n: int) -> str:
+    """Bytes in words: ``512 MiB``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):g} {unit}"
+    return f"{n} bytes"
 
 
 def read_ppid(pid: int) -> int:

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
         t0: float
         stdin: bytes | None  # what the first process reads on fd 0; None: /dev/null
         stdin_file: int  # or, for large input, the caller's fd of a memfd holding it (-1: none)
+        max_memory: int | None  # bytes for the whole run (None: no limit)
+        memory_mode: str  # set by the supervisor before the fork: "cgroup", "rlimit" or ""
 
     class Info(TypedDict):
         """The supervisor's first frame: who is who, and how the budget is enforced."""
@@ -73,6 +75,9 @@ if TYPE_CHECKING:
         mode: str
         dropped: int
         truncated: bool
+        oom_kills: int
+        memory: str
+        cpu: str
 
     # (kind, monotonic time, pid, name, other pid, other name, raw status or -1, text, extra)
     Record = tuple[str, float, int, str, int, str, int, str, object]

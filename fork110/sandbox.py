@@ -93,6 +93,7 @@ Enforce = Literal["auto", "wrapper", "none"]
 """How the fork budget is enforced: ``"auto"`` (the strongest the machine allows), ``"wrapper"``
 (count forks in Python and scan the tree, even where a cgroup could be made; for tests), ``"none"``."""
 
+DEFAULT_MEMORY = 512 << 20  # a dozen runs at once stay well within a 24 GiB machine
 MAX_BUDGET = 4_194_304  # the kernel's own ceiling on pids (PID_MAX_LIMIT)
 
 
@@ -109,6 +110,7 @@ class ProgramLimits(TypedDict, total=False):
     max_output: int
     enforce: Enforce
     stdin: str | bytes | None
+    max_memory: int | None
 
 
 class Limits(ProgramLimits, total=False):
@@ -150,6 +152,7 @@ def _config(
     enforce: Enforce,
     line_buffered: bool = True,
     stdin: str | bytes | None = None,
+    max_memory: int | None = DEFAULT_MEMORY,
 ) -> Config:
     """Check the limits (clear errors for bad ones) and build the supervisor's configuration."""
     if isinstance(max_processes, bool) or not isinstance(max_processes, int):
@@ -185,6 +188,13 @@ def _config(
         raise TypeError(f"enforce must be a str, not {type(enforce).__name__}")
     if enforce not in _ENFORCE:
         raise ValueError(f"enforce must be one of {_ENFORCE}, not {enforce!r}")
+    if max_memory is not None:
+        if isinstance(max_memory, bool) or not isinstance(max_memory, int):
+            raise TypeError(
+                f"max_memory must be an int (bytes) or None, not {type(max_memory).__name__}"
+            )
+        if max_memory < 1 << 20:
+            raise ValueError(f"max_memory must be at least 1 MiB (1048576), not {max_memory!r}")
     if stdin is not None and not isinstance(stdin, (str, bytes)):
         raise TypeError(f"stdin must be str, bytes or None, not {type(stdin).__name__}")
     title = f"python {filename}" if mode == "python" else ""  # what ps shows for the parent
@@ -207,6 +217,8 @@ def _config(
         # what the run's first process reads on fd 0 (then end of file); None: /dev/null
         "stdin": stdin.encode("utf-8") if isinstance(stdin, str) else stdin,
         "stdin_file": -1,
+        "max_memory": max_memory,
+        "memory_mode": "",
     }
 
 
@@ -225,6 +237,7 @@ def start(
     max_output: int = 4 << 20,
     enforce: Enforce = "auto",
     stdin: str | bytes | None = None,
+    max_memory: int | None = DEFAULT_MEMORY,
 ) -> LiveRun:
     """Start running Python *code* contained; return the :class:`LiveRun` (use it with ``with``).
 
@@ -266,6 +279,7 @@ def start(
         enforce=enforce,
         line_buffered=line_buffered,
         stdin=stdin,
+        max_memory=max_memory,
     )
     return _new_live_run(
         cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env
@@ -310,6 +324,7 @@ def start_program(
     max_output: int = 4 << 20,
     enforce: Enforce = "auto",
     stdin: str | bytes | None = None,
+    max_memory: int | None = DEFAULT_MEMORY,
 ) -> LiveRun:
     """Start a program (a compiled C demo, say) as the run's first process, contained.
 
@@ -346,6 +361,7 @@ def start_program(
         max_output=max_output,
         enforce=enforce,
         stdin=stdin,
+        max_memory=max_memory,
     )
     return _new_live_run(
         cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env

@@ -879,3 +879,28 @@ time.sleep(30)
     assert r.killed == "over budget" or (r.refusals > 0 and r.timed_out)
     assert not r.timed_out or r.refusals > 0
     assert not alive(seen) and r.leaked == 0
+
+
+@pytest.mark.skipif(
+    not KERNEL_BUDGET, reason="needs root and cgroups (the course machines have them)"
+)
+def test_the_run_gets_one_cpu_and_its_memory_limit_from_cgroups() -> None:
+    """Read from outside, in the kernel's own files: the run's cpu and memory cgroups."""
+    code = "import time; print('ready', flush=True); time.sleep(30)"
+    with sandbox.start(code, timeout=60, max_memory=300 << 20) as live:
+        wait_until(lambda: any(e.kind == "stdout" for e in live.poll(0.05)), "the run to start")
+        parent = next(e.pid for e in live.events if e.kind == "start")
+        groups = Path(f"/proc/{parent}/cgroup").read_text().splitlines()
+        where = {
+            c: path for _n, cs, path in (g.split(":", 2) for g in groups) for c in cs.split(",")
+        }
+        cpu = Path(f"/sys/fs/cgroup/cpu{where['cpu']}")
+        memory = Path(f"/sys/fs/cgroup/memory{where['memory']}")
+        assert cpu.name.startswith("fork110-") and memory.name.startswith("fork110-")
+        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "100000"
+        assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
+        assert (memory / "memory.limit_in_bytes").read_text().strip() == str(300 << 20)
+        live.kill()
+        r = live.result()
+    assert r.memory == "cgroup" and r.leaked == 0
+    assert not cpu.exists() and not memory.exists()  # removed with the run

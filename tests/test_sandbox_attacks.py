@@ -200,3 +200,29 @@ def test_a_malformed_frame_is_reported_not_raised(
     assert any("malformed frame" in n for n in r.notes), r.notes
     assert r.leaked == 0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024
+
+
+MEMORY = r"""
+import json
+from fork110 import sandbox
+r = sandbox.run("x = b'x' * (2 << 30)\nprint('allocated 2 GiB')", timeout=30)
+small = sandbox.run("x = b'x' * (64 << 20)\nprint('allocated 64 MiB')", timeout=30)
+print(json.dumps({"stdout": r.stdout, "stderr": r.stderr, "status": str(r.status),
+                  "memory": r.memory, "oom": r.oom_kills, "notes": list(r.notes),
+                  "leaked": r.leaked, "small": small.stdout, "max": r.max_memory}))
+"""
+
+
+def test_a_2_gib_allocation_fails_with_the_default_limit_and_the_run_says_why(
+    caller: Command,
+) -> None:
+    got = attack(caller, MEMORY)
+    assert got["stdout"] == "" and got["leaked"] == 0
+    assert got["small"] == "allocated 64 MiB\n"  # ordinary use is not hindered
+    assert got["max"] == 512 << 20
+    if got["memory"] == "cgroup":  # the kernel's OOM killer, within the run's memory cgroup
+        assert got["oom"] == 1 and got["status"] == "signal: 9 (SIGKILL)"
+        assert any("out of memory" in str(n) and "512 MiB" in str(n) for n in got["notes"])  # type: ignore[union-attr]
+    else:  # no memory cgroup here: RLIMIT_AS per process, and Python says MemoryError
+        assert got["memory"] == "rlimit"
+        assert "MemoryError" in str(got["stderr"]) and got["status"] == "exit status: 1"
