@@ -151,6 +151,7 @@ class Supervisor(Tracker):
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGCHLD, self._on_sigchld)  # wakes the poll through the wakeup fd
+        signal.signal(signal.SIGIO, signal.SIG_IGN)  # no file owner trick ends the supervisor
         signal.set_wakeup_fd(self.wake_w)
         tag = f"{PREFIX}{self.pid}-{self.ticks(self.pid)}"
         enforce = self.cfg["enforce"]

@@ -226,3 +226,98 @@ def test_a_2_gib_allocation_fails_with_the_default_limit_and_the_run_says_why(
     else:  # no memory cgroup here: RLIMIT_AS per process, and Python says MemoryError
         assert got["memory"] == "rlimit"
         assert "MemoryError" in str(got["stderr"]) and got["status"] == "exit status: 1"
+
+
+ROBUST = r'''
+import json, os, resource, threading
+from fork110 import sandbox
+me = os.getpid()
+before = resource.getrlimit(resource.RLIMIT_NOFILE)
+code = """
+import ctypes, fcntl, os, resource, time
+libc = ctypes.CDLL(None, use_errno=True)
+out = []
+def attempt(what, call):
+    try:
+        r = call()
+        out.append(what + (": allowed" if r in (None, 0) else ": refused"))
+    except OSError:
+        out.append(what + ": refused")
+for target, who in ((CALLER, "caller"), (os.getppid(), "supervisor")):
+    r, w = os.pipe()
+    attempt("F_SETOWN " + who, lambda: fcntl.fcntl(r, fcntl.F_SETOWN, target))
+    attempt("prlimit " + who, lambda: resource.prlimit(target, resource.RLIMIT_NOFILE, (3, 3)))
+    attempt("ptrace " + who, lambda: libc.ptrace(16, target, 0, 0))  # PTRACE_ATTACH
+    attempt("seize " + who, lambda: libc.ptrace(0x4206, target, 0, 0))  # PTRACE_SEIZE
+    fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC)
+    os.write(w, b"x")  # SIGIO, to whoever owns the pipe
+print(out, flush=True)
+time.sleep(0.3)
+""".replace("CALLER", str(me))
+r = sandbox.run(code, timeout=10)
+state = open(f"/proc/{me}/stat").read().rpartition(")")[2].split()[0]
+print(json.dumps({"out": r.stdout, "err": r.stderr, "nofile_kept": resource.getrlimit(resource.RLIMIT_NOFILE) == before,
+                  "state": state, "leaked": r.leaked, "killed": r.killed}))
+'''
+
+
+def test_the_caller_and_supervisor_survive_sigio_prlimit_and_ptrace(caller: Command) -> None:
+    got = attack(caller, ROBUST)
+    refused = [
+        f"{what} {who}: refused"
+        for who in ("caller", "supervisor")
+        for what in ("F_SETOWN", "prlimit", "ptrace", "seize")
+    ]
+    assert got["out"] == f"{refused}\n", got["err"]
+    assert got["nofile_kept"] is True and got["state"] in "RS"  # never left stopped or traced
+    assert got["leaked"] == 0 and got["killed"] == ""  # the supervisor lived to the end
+
+
+OUTLIVE = r'''
+import json, os, time
+from fork110 import sandbox
+code = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+pid = libc.fork()  # unreported: below the fork hooks
+if pid == 0:
+    os.setsid()
+    for path in ("/sys/fs/cgroup/pids/cgroup.procs", "/sys/fs/cgroup/cgroup.procs",
+                 "/sys/fs/cgroup/memory/cgroup.procs", "/sys/fs/cgroup/cpu/cgroup.procs"):
+        try:
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))  # out of the run's cgroups (root may)
+        except OSError:
+            pass
+    os.execv("/bin/sleep", ["sleep", "71.25"])
+import fcntl
+r, w = os.pipe()
+try:  # SIGIO to the supervisor, which would end it by default
+    fcntl.fcntl(r, fcntl.F_SETOWN, os.getppid())
+    fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC)
+    os.write(w, b"x")
+except OSError:
+    pass
+print("parent leaves", pid > 0, flush=True)
+"""
+r = sandbox.run(code, timeout=5)
+time.sleep(0.2)
+left = []
+for name in os.listdir("/proc"):
+    if name.isdigit():
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read() == b"sleep\0" + b"71.25\0":
+                    left.append(int(name))
+        except OSError:
+            pass
+for pid in left:
+    os.kill(pid, 9)
+print(json.dumps({"left": left, "leaked": r.leaked, "out": r.stdout}))
+'''
+
+
+def test_nothing_outlives_the_run_and_leaked_tells_the_truth(caller: Command) -> None:
+    got = attack(caller, OUTLIVE)
+    assert got["out"] == "parent leaves True\n"
+    assert got["left"] == [] and got["leaked"] == 0
