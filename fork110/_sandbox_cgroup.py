@@ -26,6 +26,7 @@ from fork110._sandbox_procs import read_stat
 __all__ = ["PREFIX", "RunCgroup", "remove_stale"]
 
 PREFIX = "fork110-"
+SEAL_UID = 2_147_483_646  # owns a run's cgroup files (no user has it)
 
 
 def _read_text(path: str) -> str | None:
@@ -191,6 +192,26 @@ class RunCgroup:
             self.cpu_dir = self.kill_dir
             return True
         return False
+
+    def seal(self) -> None:
+        """Give the groups and their files to an owner nobody has (the supervisor keeps its
+        capabilities; the run, even as root, gives up CAP_DAC_OVERRIDE and CAP_FOWNER), so the
+        run can neither raise ``pids.max`` or its memory limit, nor disable the OOM killer, nor
+        make groups of its own inside. Moving out stays possible as root: the supervisor's count
+        of the run's processes sees to that.
+
+        >>> RunCgroup(None, None).seal()
+        """
+        for d in self.dirs():
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for path in [d, *(os.path.join(d, n) for n in names)]:
+                try:
+                    os.chown(path, SEAL_UID, SEAL_UID)
+                except OSError:
+                    pass
 
     def oom_kills(self) -> int:
         """How many of the run's processes the kernel killed for memory (``oom_kill``).

@@ -50,7 +50,8 @@ _ARCH = {
 _PR_SET_DUMPABLE = 4
 _PR_CAPBSET_DROP = 24
 _CAP_VERSION_3 = 0x20080522
-_CAP_SYS_PTRACE = 19
+# CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_SYS_PTRACE
+_DROPPED_CAPS = (0, 1, 2, 3, 19)
 # the same for (ptrace, prlimit64, process_vm_readv, process_vm_writev, fcntl, ioctl)
 _ARCH_MORE = {
     "x86_64": (101, 302, 310, 311, 72, 16),
@@ -162,26 +163,31 @@ def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
     return bool(prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog_buf), 0, 0) == 0)
 
 
-def drop_ptrace() -> bool:
-    """Give up CAP_SYS_PTRACE for good (effective, permitted, inheritable, and the bounding set, so
-    no program exec'd later gets it back): root in a run may then no longer open the non-dumpable
-    supervisor's ``/proc/PID/fd`` (its pipes to the caller), nor trace it. True if done (or not root).
+def drop_caps() -> bool:
+    """As root, give up for good (effective, permitted, inheritable, and the bounding set, so no
+    program exec'd later gets them back) the capabilities that reach past the run:
+    CAP_SYS_PTRACE (the non-dumpable supervisor's ``/proc/PID/fd``, its pipes to the caller),
+    CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER and CAP_CHOWN (the run's cgroup files,
+    which the supervisor gives to another owner: ``pids.max`` and the memory limit stay as set).
+    True if done (or not root).
 
-    >>> callable(drop_ptrace)
+    >>> callable(drop_caps)
     True
     """
     if os.geteuid() != 0:
         return True
     libc = _libc()
-    if libc.prctl(_PR_CAPBSET_DROP, _CAP_SYS_PTRACE, 0, 0, 0) != 0:
-        return False
+    for cap in _DROPPED_CAPS:
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            return False
     header = struct.pack("=Ii", _CAP_VERSION_3, 0)
     data = ctypes.create_string_buffer(24)
     if libc.capget(header, data) != 0:
         return False
     words = list(struct.unpack("=6I", data.raw))  # (effective, permitted, inheritable) x 2
-    for i in range(3):
-        words[i] &= ~(1 << _CAP_SYS_PTRACE)
+    for cap in _DROPPED_CAPS:
+        for i in range(3):
+            words[i + 3 * (cap // 32)] &= ~(1 << (cap % 32))
     new = ctypes.create_string_buffer(struct.pack("=6I", *words), 24)
     return bool(libc.capset(header, new) == 0)
 
@@ -304,8 +310,8 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
     """Everything common to Python and program runs, up to (not including) running anything."""
     os.setpgid(0, 0)
     _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)  # the supervisor is not dumpable; we may be
-    if not drop_ptrace():
-        os.write(2, b"fork110: could not drop CAP_SYS_PTRACE\n")
+    if not drop_caps():
+        os.write(2, b"fork110: could not drop the capabilities that reach past the run\n")
         os._exit(125)
     budget = int(cfg["max_processes"])
     if os.geteuid() != 0:

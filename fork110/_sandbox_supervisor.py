@@ -169,6 +169,8 @@ class Supervisor(Tracker):
             self.cpu = "cgroup"
         if self.cgroup is None and group.dirs():
             self.cgroup = group
+        if self.cgroup is not None:
+            self.cgroup.seal()
         self.cfg["memory_mode"] = self.memory
         if self.cgroup is not None and self.cgroup.limit_dir is not None:
             self.mode = "cgroup"

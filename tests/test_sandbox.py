@@ -904,3 +904,47 @@ def test_the_run_gets_one_cpu_and_its_memory_limit_from_cgroups() -> None:
         r = live.result()
     assert r.memory == "cgroup" and r.leaked == 0
     assert not cpu.exists() and not memory.exists()  # removed with the run
+
+
+SEALED = """
+import os
+lines = open("/proc/self/cgroup").read().splitlines()
+where = {c: p for _n, cs, p in (l.split(":", 2) for l in lines) for c in cs.split(",")}
+attempts = [("pids", "pids.max", "max"), ("memory", "memory.limit_in_bytes", "-1"),
+            ("memory", "memory.oom_control", "1"), ("cpu", "cpu.cfs_quota_us", "-1")]
+for ctl, name, value in attempts:
+    path = f"/sys/fs/cgroup/{ctl}{where[ctl]}/{name}"
+    try:
+        os.chmod(path, 0o666)
+    except OSError:
+        pass
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+        print(name, "written")
+    except OSError:
+        print(name, "refused")
+for _ in range(20):
+    try:
+        if os.fork() == 0:
+            os.read(os.open("/dev/null", os.O_RDONLY), 1)
+            import time; time.sleep(30)
+            os._exit(0)
+    except BlockingIOError:
+        pass
+"""
+
+
+@pytest.mark.skipif(
+    not KERNEL_BUDGET, reason="needs root and cgroups (the course machines have them)"
+)
+def test_root_in_a_run_cannot_lift_its_own_limits() -> None:
+    r = sandbox.run(SEALED, max_processes=4, timeout=1.0)
+    assert r.stdout.split("\n")[:4] == [
+        "pids.max refused",
+        "memory.limit_in_bytes refused",
+        "memory.oom_control refused",
+        "cpu.cfs_quota_us refused",
+    ]
+    assert r.peak_processes <= 4 and r.refusals > 0  # the kernel's budget still holds
+    assert r.killed != "over budget" and r.leaked == 0
