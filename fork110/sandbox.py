@@ -20,23 +20,40 @@ never forks), under a supervisor that guarantees, whatever the code does:
   its own (never the caller's own fds), as ``stdout``/``stderr`` events naming the process, in
   the order the process wrote them and made its forks, execs and reaps;
 * **no stray signals**: ``kill(-1)``, and signals to the supervisor or to the caller, fail with
-  EPERM even from C code (a seccomp filter); Python code may only signal the run's processes.
+  EPERM even from C code (a seccomp filter); so do ``ptrace``, ``prlimit`` and
+  ``process_vm_readv``/``writev`` of them, and making them a file's owner (``F_SETOWN``: SIGIO).
+  Python code may only signal the run's processes;
+* **nothing from the run is trusted**: the supervisor takes a report only from a process the
+  kernel names as its sender (``SCM_CREDENTIALS``) and finds in the run at that moment, and
+  acts only on pids it verified belong to the run; it is not dumpable, so its pipes to the caller
+  cannot be opened through ``/proc`` by the run; every frame it sends is capped (tied to
+  ``max_output``), and a malformed one is reported in ``notes``, never raised;
+* **memory and CPU**: ``max_memory`` (default 512 MiB) for the whole run, past which the kernel
+  kills a process (``oom_kills``, and a note in words) or, without a memory cgroup, an allocation
+  fails (``MemoryError``, RLIMIT_AS per process); one CPU's worth of time where a cpu cgroup
+  can be made (``memory`` says which held).
 
 What enforces the budget, by environment (``ContainedRun.enforcement`` says which held):
 
 * ``"cgroup"`` (root, cgroups writable, as on the course machines): the kernel's pids
   controller. Exact for everything: Python, C, exec'd programs. It counts threads as well.
+  The run's cgroup files belong to an owner nobody has and root in the run gives up
+  CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, so the run
+  cannot raise ``pids.max`` or its memory limit; a process that moves itself out of the run's
+  cgroup is still below the supervisor, which kills the run when it counts more than the budget.
 * ``"rlimit"`` (not root): every Python-level fork, spawn and ``os.system`` is counted under a
   lock, exactly; RLIMIT_NPROC (the user's processes now plus the budget) holds C code back too,
-  loosely, since it counts all the user's processes.
+  loosely, since it counts all the user's processes. Memory: RLIMIT_AS, per process.
 * ``"wrapper"`` (root without cgroups): Python-level forks are counted exactly; processes made
   by C code or exec'd programs are not held back by the kernel, but the supervisor, which
   walks the tree every ``sample_interval``, kills the whole run as soon as it sees more than
   the budget (reported in ``killed`` and ``notes``).
 
-Not covered: memory, disk and network (a run may use as much memory as the machine allows);
-C code can still signal processes outside the run by pid, other than the supervisor and the
-caller (only a pid namespace could hide them).
+Not covered yet, in every mode (the run shares the caller's pid and mount namespaces): C code
+can still see and signal processes outside the run by pid, other than the supervisor and the
+caller, and threads the caller starts after the run began; the run runs with the caller's uid
+(as root: root, without the capabilities above), so it can read the caller's files, the
+notebook kernel's connection file included. Disk and network are not limited.
 
 >>> run("print('hello from', 'the parent')").stdout
 'hello from the parent\\n'
