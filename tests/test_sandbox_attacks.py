@@ -321,3 +321,38 @@ def test_nothing_outlives_the_run_and_leaked_tells_the_truth(caller: Command) ->
     got = attack(caller, OUTLIVE)
     assert got["out"] == "parent leaves True\n"
     assert got["left"] == [] and got["leaked"] == 0
+
+
+NEW_PID_NAMESPACE = r'''
+import json, os
+from fork110 import sandbox
+code = """
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+flags = 0x20000000 | (0x10000000 if os.geteuid() != 0 else 0)  # CLONE_NEWPID (+ CLONE_NEWUSER)
+print("unshare", libc.unshare(flags), flush=True)
+pid = os.fork()  # its child is pid 1 of a new namespace; its children 2 and 3 there
+if pid == 0:
+    kids = [os.fork() for _ in range(2)]
+    if 0 in kids:
+        time.sleep(0.3)
+        os._exit(0)
+    for _ in kids:
+        os.wait()
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+r = sandbox.run(code, timeout=10)
+named = sorted({p for e in r.events for p in (e.pid, e.other_pid) if p is not None and p <= 3})
+print(json.dumps({"out": r.stdout, "named": named, "leaked": r.leaked, "notes": list(r.notes),
+                  "status": str(r.status)}))
+'''
+
+
+def test_a_pid_namespace_inside_a_run_names_no_host_pid(caller: Command) -> None:
+    """Its processes report pids 1, 2, 3 of their own namespace: taken for the host's, the
+    caller would signal init and kthreadd. Reports are checked against the kernel's sender."""
+    got = attack(caller, NEW_PID_NAMESPACE)
+    assert got["out"] == "unshare 0\n" and got["status"] == "exit status: 0"
+    assert got["named"] == [] and got["leaked"] == 0
+    assert any("ignored a report" in str(n) for n in got["notes"])  # type: ignore[attr-defined]
