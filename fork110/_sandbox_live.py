@@ -21,6 +21,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -52,6 +53,30 @@ _MAX_SNAPSHOTS = 2000
 _NEW_PROCESS = ("start", "fork", "spawn", "appear")
 _live: weakref.WeakSet[LiveRun] = weakref.WeakSet()
 _KINDS = frozenset(get_args(EventKind))
+_PR_GET_DUMPABLE, _PR_SET_DUMPABLE = 3, 4
+_shielded = [0, -1]  # [runs live, the caller's own dumpable setting before the first]
+_shield_lock = threading.Lock()
+
+
+def _shield(on: bool) -> None:
+    """While any run is live, the caller is not dumpable: the run's processes (same uid, or root
+    without CAP_SYS_PTRACE) cannot open ``/proc/<caller>/fd`` (the event pipe from the
+    supervisor: forged frames), ``mem`` or ``environ``, nor trace it. Restored after the last."""
+    import ctypes
+
+    with _shield_lock:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        if on:
+            if _shielded[0] == 0:
+                _shielded[1] = prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
+                prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+            _shielded[0] += 1
+        elif _shielded[0] > 0:
+            _shielded[0] -= 1
+            if _shielded[0] == 0 and _shielded[1] > 0:
+                prctl(_PR_SET_DUMPABLE, _shielded[1], 0, 0, 0)
+
+
 _KEY = object()  # LiveRun's constructor is not public: start() and start_program() make them
 
 
@@ -156,10 +181,12 @@ class LiveRun:
             cmd.env_clear()
             for key, value in env.items():
                 cmd.env(key, value)
+        _shield(True)  # before the run exists: its processes never see us dumpable
         try:
             self._child: Child = cmd.spawn()
         except BaseException:
             self._close_stdin_file()
+            _shield(False)
             raise
         st = read_stat(self._child.id())
         self._sup_ticks = -1 if st is None else st.start_ticks  # to notice its pid reused
@@ -504,6 +531,7 @@ class LiveRun:
         self._done = True
         self._closed = True
         _live.discard(self)
+        _shield(False)
         self._build()
 
     def _close_stdin_file(self) -> None:

@@ -356,3 +356,50 @@ def test_a_pid_namespace_inside_a_run_names_no_host_pid(caller: Command) -> None
     assert got["out"] == "unshare 0\n" and got["status"] == "exit status: 0"
     assert got["named"] == [] and got["leaked"] == 0
     assert any("ignored a report" in str(n) for n in got["notes"])  # type: ignore[attr-defined]
+
+
+CALLER_FDS = r'''
+import json, os, time
+from fork110 import Command, sandbox
+victim = Command("sleep").arg("60").spawn()
+st = open(f"/proc/{victim.id()}/stat").read().rpartition(")")[2].split()
+ticks = int(st[19])
+code = """
+import marshal, os, time
+caller, victim, ticks = CALLER, VICTIM, TICKS
+frame = marshal.dumps(("fork", time.monotonic(), 1, "parent", victim, "child-9", -1, "", ticks))
+out = []
+try:
+    fds = os.listdir(f"/proc/{caller}/fd")
+except OSError:
+    fds = []
+    out.append("fd list refused")
+for fd in fds:
+    try:
+        f = os.open(f"/proc/{caller}/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        continue
+    try:
+        os.write(f, len(frame).to_bytes(4, "big") + frame)
+        out.append("wrote " + fd)
+    except OSError:
+        pass
+print(out, flush=True)
+""".replace("CALLER", str(os.getpid())).replace("VICTIM", str(victim.id())).replace("TICKS", str(ticks))
+r = sandbox.run(code, timeout=10)
+alive = victim.try_wait() is None
+victim.kill()
+victim.wait()
+import ctypes
+dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE: restored after the run
+print(json.dumps({"out": r.stdout, "alive": alive, "leaked": r.leaked, "dumpable": dumpable}))
+'''
+
+
+def test_the_callers_pipes_are_closed_to_the_run(caller: Command) -> None:
+    """The caller's read end of the supervisor's pipe, reopened for writing through /proc, would
+    let the run forge events (and name a victim for the clean-up to kill)."""
+    got = attack(caller, CALLER_FDS)
+    assert got["out"] in ("['fd list refused']\n", "[]\n")  # root may list them, not open them
+    assert got["alive"] is True and got["leaked"] == 0
+    assert got["dumpable"] == 1
