@@ -133,7 +133,7 @@ class LiveRun:
         self._stdin_file = -1
         data_in = cfg.get("stdin")
         if data_in is not None and len(data_in) > _INLINE_STDIN:
-            # large input goes in a memfd the supervisor opens through /proc/<caller>/fd: written
+            # large input goes in a memfd the supervisor inherits (at the same number): written
             # once, never pushed through the configuration pipe (linear, and fast)
             self._stdin_file = os.memfd_create("fork110-stdin", os.MFD_CLOEXEC)
             view = memoryview(data_in)
@@ -183,7 +183,13 @@ class LiveRun:
                 cmd.env(key, value)
         _shield(True)  # before the run exists: its processes never see us dumpable
         try:
-            self._child: Child = cmd.spawn()
+            if self._stdin_file != -1:
+                os.set_inheritable(self._stdin_file, True)  # for the supervisor only
+            try:
+                self._child: Child = cmd.spawn()
+            finally:
+                if self._stdin_file != -1:
+                    os.set_inheritable(self._stdin_file, False)
         except BaseException:
             self._close_stdin_file()
             _shield(False)

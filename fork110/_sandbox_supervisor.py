@@ -611,22 +611,24 @@ def read_config(fd: int = 0) -> tuple[Config, bool]:
         cfg = None
     if not isinstance(cfg, dict):
         raise SystemExit("fork110 supervisor: bad configuration")
-    if cfg.get("stdin_file", -1) >= 0:  # large input: our own open of the caller's memfd
-        try:
-            cfg["stdin_file"] = os.open(
-                f"/proc/{int(cfg['caller'])}/fd/{int(cfg['stdin_file'])}", os.O_RDONLY
-            )
-        except OSError as exc:
-            raise SystemExit(f"fork110 supervisor: cannot open the run's stdin: {exc}") from None
+    keep = int(cfg.get("stdin_file", -1))  # large input: the caller's memfd, inherited
+    try:
+        if keep >= 3:
+            os.lseek(keep, 0, os.SEEK_SET)
+    except OSError as exc:
+        raise SystemExit(f"fork110 supervisor: the run's stdin is not there: {exc}") from None
+    if keep >= 3:
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1 << 20)
     else:
+        os.closerange(3, 1 << 20)
         cfg["stdin_file"] = -1
     return cast("Config", cfg), False
 
 
 def main() -> None:
     """Supervise one run, configured through stdin; exits when the run is over."""
-    os.closerange(3, 1 << 20)  # nothing the caller let us inherit stays open here
-    cfg, kill = read_config()
+    cfg, kill = read_config()  # then nothing the caller let us inherit stays open here
     sup = Supervisor(cfg)
     sup.kill_asked = kill
     sup.setup()

@@ -403,3 +403,18 @@ def test_the_callers_pipes_are_closed_to_the_run(caller: Command) -> None:
     assert got["out"] in ("['fd list refused']\n", "[]\n")  # root may list them, not open them
     assert got["alive"] is True and got["leaked"] == 0
     assert got["dumpable"] == 1
+
+
+BIG_STDIN = r"""
+import json
+from fork110 import sandbox
+r = sandbox.run("import sys; print(len(sys.stdin.buffer.read()))", stdin=b"q" * (3 << 20))
+print(json.dumps({"out": r.stdout, "err": r.stderr, "leaked": r.leaked}))
+"""
+
+
+def test_a_large_stdin_reaches_the_run_whoever_the_caller_is(caller: Command) -> None:
+    """Large input is handed to the supervisor as an inherited memfd: no /proc reopening, which
+    a caller made non-dumpable for the run's sake would refuse to an ordinary user."""
+    got = attack(caller, BIG_STDIN)
+    assert got == {"out": f"{3 << 20}\n", "err": "", "leaked": 0}
