@@ -94,7 +94,7 @@ class RunCgroup:
     set()
     """
 
-    __slots__ = ("cpu_dir", "kill_dir", "limit_dir", "mem_dir")
+    __slots__ = ("cpu_dir", "freezer_dir", "kill_dir", "limit_dir", "mem_dir")
 
     def __init__(
         self,
@@ -107,6 +107,7 @@ class RunCgroup:
         self.kill_dir = kill_dir
         self.mem_dir = mem_dir  # memory.limit_in_bytes (v1) or memory.max (v2)
         self.cpu_dir = cpu_dir  # cpu.cfs_quota_us (v1) or cpu.max (v2)
+        self.freezer_dir: str | None = None  # freezer.state (v1): freeze, kill, thaw
 
     def __repr__(self) -> str:
         return f"<RunCgroup limit={self.limit_dir!r} kill={self.kill_dir!r} mem={self.mem_dir!r}>"
@@ -130,6 +131,8 @@ class RunCgroup:
                 group.mem_dir = d
             if os.path.exists(os.path.join(d, "cpu.cfs_quota_us")):
                 group.cpu_dir = d
+            if os.path.exists(os.path.join(d, "freezer.state")):
+                group.freezer_dir = d
         if not group.dirs():  # gone already: still name them, for procs() and remove()
             group.limit_dir = dirs[0]
             group.mem_dir = dirs[1] if len(dirs) > 1 else None
@@ -213,6 +216,23 @@ class RunCgroup:
                 except OSError:
                     pass
 
+    def add_freezer(self, name: str) -> bool:
+        """Make a freezer group (v1), so :meth:`kill` can stop the whole run at once first.
+
+        >>> RunCgroup(None, None).add_freezer("x") in (True, False)
+        True
+        """
+        v1, _v2 = _own_dirs("freezer")
+        if v1 is None:
+            return False
+        candidate = os.path.join(v1, name)
+        try:
+            os.mkdir(candidate)
+        except OSError:
+            return False
+        self.freezer_dir = candidate
+        return True
+
     def oom_kills(self) -> int:
         """How many of the run's processes the kernel killed for memory (``oom_kill``).
 
@@ -280,7 +300,7 @@ class RunCgroup:
         ['/a']
         """
         out: list[str] = []
-        for d in (self.limit_dir, self.kill_dir, self.mem_dir, self.cpu_dir):
+        for d in (self.limit_dir, self.kill_dir, self.mem_dir, self.cpu_dir, self.freezer_dir):
             if d is not None and d not in out:
                 out.append(d)
         return out
@@ -309,12 +329,30 @@ class RunCgroup:
         return found
 
     def kill(self) -> None:
-        """SIGKILL the whole v2 group at once (a no-op without one).
+        """SIGKILL the whole group at once: ``cgroup.kill`` (v2), and freeze, kill, thaw (v1 freezer).
 
         >>> RunCgroup(None, None).kill()
         """
         if self.kill_dir is not None:
             _write(os.path.join(self.kill_dir, "cgroup.kill"), "1")
+        d = self.freezer_dir
+        if d is None:
+            return
+        state = os.path.join(d, "freezer.state")
+        if not _write(state, "FROZEN"):
+            return
+        try:  # frozen, nothing in the group runs, forks included: every member gets its SIGKILL
+            deadline = time.monotonic() + 0.2
+            while (_read_text(state) or "").strip() != "FROZEN" and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            text = _read_text(os.path.join(d, "cgroup.procs")) or ""
+            for pid in (int(p) for p in text.split()):
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        finally:
+            _write(state, "THAWED")  # they die as they thaw
 
     def refusals(self) -> int:
         """How many forks the pids limit refused (``pids.events``), C code's included.
@@ -364,7 +402,7 @@ def remove_stale() -> int:
     True
     """
     removed = 0
-    parents = {*_own_dirs(), _own_dirs("memory")[0], _own_dirs("cpu")[0]}
+    parents = {*_own_dirs(), _own_dirs("memory")[0], _own_dirs("cpu")[0], _own_dirs("freezer")[0]}
     for parent in parents:
         if parent is None:
             continue
@@ -381,7 +419,7 @@ def remove_stale() -> int:
             st = read_stat(int(fields[0]))
             if st is not None and st.start_ticks == int(fields[1]):
                 continue  # its supervisor is alive: not ours to touch
-            group = RunCgroup(None, os.path.join(parent, name))
+            group = RunCgroup.of([os.path.join(parent, name)]) or RunCgroup(None, None)
             deadline = time.monotonic() + 1.0
             while group.procs() and time.monotonic() < deadline:
                 group.kill()

@@ -555,7 +555,12 @@ class LiveRun:
             err = self._err.decode("utf-8", "replace").strip()
             self._notes.append("the supervisor ended early" + (f": {err}" if err else ""))
         if self._leftovers():
-            kill_until_gone(self._leftovers, deadline=time.monotonic() + _CLOSE_WAIT)
+            group = self._cgroup()
+            kill_until_gone(
+                self._leftovers,
+                deadline=time.monotonic() + _CLOSE_WAIT,
+                cgroup_kill=group.kill if group is not None else None,  # thaws a frozen run too
+            )
             _reap_ours(self._leftovers(), time.monotonic() + _CLOSE_WAIT)
         cgroup = self._cgroup()
         if cgroup is not None:

@@ -167,6 +167,8 @@ class Supervisor(Tracker):
             self.memory = "rlimit"
         if group.limit_cpu(tag, 1.0):
             self.cpu = "cgroup"
+        if enforce != "none":
+            group.add_freezer(tag)  # kill: freeze the whole run, kill, thaw
         if self.cgroup is None and group.dirs():
             self.cgroup = group
         if self.cgroup is not None:
