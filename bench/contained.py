@@ -10,7 +10,12 @@ ratios are medians of the per-round ratio, paired):
   forked) — the issue's target: at most 2x the baseline;
 * whole run: ``sandbox.run("pass")`` to the end, clean-up and leak check included (reported;
   it includes the run's first process importing ``site`` and the user's ``sys.path``, which
-  ``python -c pass`` also pays, plus the supervisor's).
+  ``python -c pass`` also pays, plus the supervisor's);
+* first event with 100 MiB of ``stdin`` (it was quadratic: 40 MiB took over 10 s), against the
+  first event of a trivial run;
+* the kernel's cost of a user + pid + mount namespace with a private /proc, as a namespaced run
+  would pay it: ``unshare -U -r -p -f --mount-proc true`` against ``true`` (both through
+  :class:`fork110.Command`; skipped where ``unshare`` is missing or not allowed).
 
 Usage::
 
@@ -27,7 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from fork110 import sandbox
+from fork110 import Command, Stdio, sandbox
 
 FIRST_EVENT_MAX = 2.0
 
@@ -49,6 +54,42 @@ def first_event() -> float:
     return took
 
 
+_STDIN = b"x" * (100 << 20)
+
+
+def first_event_stdin() -> float:
+    t = time.perf_counter()
+    with sandbox.start("pass", snapshots=False, stdin=_STDIN) as live:
+        while not live.poll(1.0):
+            pass
+        took = time.perf_counter() - t
+        run = live.result()
+    assert run.leaked == 0 and run.status.success(), run
+    return took
+
+
+_UNSHARE = ["unshare", "-U", "-r", "-p", "-f", "--mount-proc", "true"]
+
+
+def unshare_true() -> float:
+    t = time.perf_counter()
+    Command(_UNSHARE[0]).args(_UNSHARE[1:]).stderr(Stdio.null()).status()
+    return time.perf_counter() - t
+
+
+def plain_true() -> float:
+    t = time.perf_counter()
+    Command("true").status()
+    return time.perf_counter() - t
+
+
+def namespaces_allowed() -> bool:
+    try:
+        return Command(_UNSHARE[0]).args(_UNSHARE[1:]).stderr(Stdio.null()).status().success()
+    except OSError:
+        return False
+
+
 def whole_run() -> float:
     t = time.perf_counter()
     run = sandbox.run("pass", snapshots=False)
@@ -67,7 +108,11 @@ def main() -> int:
         "python -c pass": python_pass,
         "first event": first_event,
         "whole run": whole_run,
+        "stdin 100 MiB": first_event_stdin,
+        "true": plain_true,
     }
+    if namespaces_allowed():
+        cases["namespaces+true"] = unshare_true
     for fn in cases.values():  # warm up: bytecode caches, page cache
         fn()
     times: dict[str, list[float]] = {name: [] for name in cases}
@@ -81,6 +126,19 @@ def main() -> int:
     for name, values in times.items():
         ratio = statistics.median(v / b for v, b in zip(values, base))
         print(f"  {name:<16} {statistics.median(values) * 1000:8.2f} ms   {ratio:5.2f}x baseline")
+    stdin = statistics.median(v / b for v, b in zip(times["stdin 100 MiB"], times["first event"]))
+    print(f"  first event with 100 MiB of stdin: {stdin:.2f}x the first event of a trivial run")
+    if "namespaces+true" in times:
+        ns = statistics.median(v / b for v, b in zip(times["namespaces+true"], times["true"]))
+        extra = statistics.median(
+            (v - b) / p for v, b, p in zip(times["namespaces+true"], times["true"], base)
+        )
+        print(
+            f"  namespace setup (user+pid+mount, private /proc): {ns:.2f}x `true`; "
+            f"the difference is {extra:.2f}x python -c pass"
+        )
+    else:
+        print("  namespace setup: unshare -U -r -p -f --mount-proc is not allowed here")
     ratio = statistics.median(v / b for v, b in zip(times["first event"], base))
     verdict = "PASS" if ratio <= FIRST_EVENT_MAX else "MISS"
     print(

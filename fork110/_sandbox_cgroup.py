@@ -26,6 +26,7 @@ from fork110._sandbox_procs import read_stat
 __all__ = ["PREFIX", "RunCgroup", "remove_stale"]
 
 PREFIX = "fork110-"
+SEAL_UID = 2_147_483_646  # owns a run's cgroup files (no user has it)
 
 
 def _read_text(path: str) -> str | None:
@@ -50,8 +51,8 @@ def _write(path: str, text: str) -> bool:
         os.close(fd)
 
 
-def _own_dirs() -> tuple[str | None, str | None]:
-    """Our own v1-pids and v2 cgroup directories (None where there is no such hierarchy)."""
+def _own_dirs(controller: str = "pids") -> tuple[str | None, str | None]:
+    """Our own v1 *controller* and v2 cgroup directories (None where there is no such hierarchy)."""
     mounts_v1: list[tuple[str, str]] = []  # (mount root, mount point) of a v1 pids hierarchy
     mount_v2: tuple[str, str] | None = None
     for line in (_read_text("/proc/self/mountinfo") or "").splitlines():
@@ -62,7 +63,7 @@ def _own_dirs() -> tuple[str | None, str | None]:
         if len(lf) < 5 or len(rf) < 3:
             continue
         root, point = lf[3], lf[4].replace("\\040", " ")
-        if rf[0] == "cgroup" and "pids" in rf[2].split(","):
+        if rf[0] == "cgroup" and controller in rf[2].split(","):
             mounts_v1.append((root, point))
         elif rf[0] == "cgroup2" and mount_v2 is None:
             mount_v2 = (root, point)
@@ -72,7 +73,7 @@ def _own_dirs() -> tuple[str | None, str | None]:
         ctrls, _, path = rest.partition(":")
         if num == "0" and ctrls == "":
             path_v2 = path
-        elif "pids" in ctrls.split(","):
+        elif controller in ctrls.split(","):
             path_v1 = path
 
     def join(mount: tuple[str, str] | None, path: str | None) -> str | None:
@@ -93,14 +94,160 @@ class RunCgroup:
     set()
     """
 
-    __slots__ = ("kill_dir", "limit_dir")
+    __slots__ = ("cpu_dir", "freezer_dir", "kill_dir", "limit_dir", "mem_dir")
 
-    def __init__(self, limit_dir: str | None, kill_dir: str | None) -> None:
+    def __init__(
+        self,
+        limit_dir: str | None,
+        kill_dir: str | None,
+        mem_dir: str | None = None,
+        cpu_dir: str | None = None,
+    ) -> None:
         self.limit_dir = limit_dir
         self.kill_dir = kill_dir
+        self.mem_dir = mem_dir  # memory.limit_in_bytes (v1) or memory.max (v2)
+        self.cpu_dir = cpu_dir  # cpu.cfs_quota_us (v1) or cpu.max (v2)
+        self.freezer_dir: str | None = None  # freezer.state (v1): freeze, kill, thaw
 
     def __repr__(self) -> str:
-        return f"<RunCgroup limit={self.limit_dir!r} kill={self.kill_dir!r}>"
+        return f"<RunCgroup limit={self.limit_dir!r} kill={self.kill_dir!r} mem={self.mem_dir!r}>"
+
+    @classmethod
+    def of(cls, dirs: list[str]) -> RunCgroup | None:
+        """The groups named by :meth:`dirs` (what the caller is told), told apart by their files.
+
+        >>> RunCgroup.of([]) is None
+        True
+        """
+        if not dirs:
+            return None
+        group = cls(None, None)
+        for d in dirs:
+            if os.path.exists(os.path.join(d, "pids.max")) and group.limit_dir is None:
+                group.limit_dir = d
+            if os.path.exists(os.path.join(d, "cgroup.controllers")):
+                group.kill_dir = d
+            if os.path.exists(os.path.join(d, "memory.limit_in_bytes")):
+                group.mem_dir = d
+            if os.path.exists(os.path.join(d, "cpu.cfs_quota_us")):
+                group.cpu_dir = d
+            if os.path.exists(os.path.join(d, "freezer.state")):
+                group.freezer_dir = d
+        if not group.dirs():  # gone already: still name them, for procs() and remove()
+            group.limit_dir = dirs[0]
+            group.mem_dir = dirs[1] if len(dirs) > 1 else None
+            group.cpu_dir = dirs[2] if len(dirs) > 2 else None
+        return group
+
+    def limit_memory(self, name: str, max_bytes: int) -> bool:
+        """Make a memory group (v1) holding the run to *max_bytes*, swap included; or set
+        ``memory.max`` on the v2 group where the memory controller is enabled there.
+
+        >>> RunCgroup(None, None).limit_memory("x", 1 << 20) in (True, False)
+        True
+        """
+        v1, _v2 = _own_dirs("memory")
+        if v1 is not None:
+            candidate = os.path.join(v1, name)
+            try:
+                os.mkdir(candidate)
+            except OSError:
+                pass
+            else:
+                if _write(os.path.join(candidate, "memory.limit_in_bytes"), str(max_bytes)):
+                    _write(os.path.join(candidate, "memory.memsw.limit_in_bytes"), str(max_bytes))
+                    self.mem_dir = candidate
+                    return True
+                _rmdir(candidate)
+        if self.kill_dir is not None and _write(
+            os.path.join(self.kill_dir, "memory.max"), str(max_bytes)
+        ):
+            _write(os.path.join(self.kill_dir, "memory.swap.max"), "0")
+            self.mem_dir = self.kill_dir
+            return True
+        return False
+
+    def limit_cpu(self, name: str, cpus: float) -> bool:
+        """Make a cpu group (v1) giving the run at most *cpus* CPUs' worth of time (a CFS quota).
+
+        >>> RunCgroup(None, None).limit_cpu("x", 1.0) in (True, False)
+        True
+        """
+        period = 100_000
+        quota = max(1000, int(period * cpus))
+        v1, _v2 = _own_dirs("cpu")
+        if v1 is not None:
+            candidate = os.path.join(v1, name)
+            try:
+                os.mkdir(candidate)
+            except OSError:
+                pass
+            else:
+                if _write(os.path.join(candidate, "cpu.cfs_period_us"), str(period)) and _write(
+                    os.path.join(candidate, "cpu.cfs_quota_us"), str(quota)
+                ):
+                    self.cpu_dir = candidate
+                    return True
+                _rmdir(candidate)
+        if self.kill_dir is not None and _write(
+            os.path.join(self.kill_dir, "cpu.max"), f"{quota} {period}"
+        ):
+            self.cpu_dir = self.kill_dir
+            return True
+        return False
+
+    def seal(self) -> None:
+        """Give the groups and their files to an owner nobody has (the supervisor keeps its
+        capabilities; the run, even as root, gives up CAP_DAC_OVERRIDE and CAP_FOWNER), so the
+        run can neither raise ``pids.max`` or its memory limit, nor disable the OOM killer, nor
+        make groups of its own inside. Moving out stays possible as root: the supervisor's count
+        of the run's processes sees to that.
+
+        >>> RunCgroup(None, None).seal()
+        """
+        for d in self.dirs():
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for path in [d, *(os.path.join(d, n) for n in names)]:
+                try:
+                    os.chown(path, SEAL_UID, SEAL_UID)
+                except OSError:
+                    pass
+
+    def add_freezer(self, name: str) -> bool:
+        """Make a freezer group (v1), so :meth:`kill` can stop the whole run at once first.
+
+        >>> RunCgroup(None, None).add_freezer("x") in (True, False)
+        True
+        """
+        v1, _v2 = _own_dirs("freezer")
+        if v1 is None:
+            return False
+        candidate = os.path.join(v1, name)
+        try:
+            os.mkdir(candidate)
+        except OSError:
+            return False
+        self.freezer_dir = candidate
+        return True
+
+    def oom_kills(self) -> int:
+        """How many of the run's processes the kernel killed for memory (``oom_kill``).
+
+        >>> RunCgroup(None, None).oom_kills()
+        0
+        """
+        if self.mem_dir is None:
+            return 0
+        for file in ("memory.oom_control", "memory.events"):
+            text = _read_text(os.path.join(self.mem_dir, file)) or ""
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip().isdigit():
+                    return int(value)
+        return 0
 
     @classmethod
     def create(
@@ -153,7 +300,7 @@ class RunCgroup:
         ['/a']
         """
         out: list[str] = []
-        for d in (self.limit_dir, self.kill_dir):
+        for d in (self.limit_dir, self.kill_dir, self.mem_dir, self.cpu_dir, self.freezer_dir):
             if d is not None and d not in out:
                 out.append(d)
         return out
@@ -182,12 +329,30 @@ class RunCgroup:
         return found
 
     def kill(self) -> None:
-        """SIGKILL the whole v2 group at once (a no-op without one).
+        """SIGKILL the whole group at once: ``cgroup.kill`` (v2), and freeze, kill, thaw (v1 freezer).
 
         >>> RunCgroup(None, None).kill()
         """
         if self.kill_dir is not None:
             _write(os.path.join(self.kill_dir, "cgroup.kill"), "1")
+        d = self.freezer_dir
+        if d is None:
+            return
+        state = os.path.join(d, "freezer.state")
+        if not _write(state, "FROZEN"):
+            return
+        try:  # frozen, nothing in the group runs, forks included: every member gets its SIGKILL
+            deadline = time.monotonic() + 0.2
+            while (_read_text(state) or "").strip() != "FROZEN" and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            text = _read_text(os.path.join(d, "cgroup.procs")) or ""
+            for pid in (int(p) for p in text.split()):
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        finally:
+            _write(state, "THAWED")  # they die as they thaw
 
     def refusals(self) -> int:
         """How many forks the pids limit refused (``pids.events``), C code's included.
@@ -237,7 +402,8 @@ def remove_stale() -> int:
     True
     """
     removed = 0
-    for parent in _own_dirs():
+    parents = {*_own_dirs(), _own_dirs("memory")[0], _own_dirs("cpu")[0], _own_dirs("freezer")[0]}
+    for parent in parents:
         if parent is None:
             continue
         try:
@@ -253,7 +419,7 @@ def remove_stale() -> int:
             st = read_stat(int(fields[0]))
             if st is not None and st.start_ticks == int(fields[1]):
                 continue  # its supervisor is alive: not ours to touch
-            group = RunCgroup(None, os.path.join(parent, name))
+            group = RunCgroup.of([os.path.join(parent, name)]) or RunCgroup(None, None)
             deadline = time.monotonic() + 1.0
             while group.procs() and time.monotonic() < deadline:
                 group.kill()

@@ -47,7 +47,20 @@ _ARCH = {
     "x86_64": (0xC000003E, 62, 200, 234, 129, 297, 424),
     "aarch64": (0xC00000B7, 129, 130, 131, 138, 240, 424),
 }
-_MAX_PROTECTED = 400  # pids and tids named in the filter (two instructions each; BPF allows 4096)
+_PR_SET_DUMPABLE = 4
+_PR_CAPBSET_DROP = 24
+_CAP_VERSION_3 = 0x20080522
+# CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_SYS_PTRACE
+_DROPPED_CAPS = (0, 1, 2, 3, 19)
+# the same for (ptrace, prlimit64, process_vm_readv, process_vm_writev, fcntl, ioctl)
+_ARCH_MORE = {
+    "x86_64": (101, 302, 310, 311, 72, 16),
+    "aarch64": (117, 261, 270, 271, 25, 29),
+}
+_F_SETOWN, _F_SETOWN_EX = 8, 15
+_FIOSETOWN, _SIOCSPGRP = 0x8901, 0x8902
+# pids and tids named in the filter: a BPF jump reaches at most 255 instructions ahead
+_MAX_PROTECTED = 48
 
 
 def _libc() -> ctypes.CDLL:
@@ -68,16 +81,22 @@ def _assemble(program: list[tuple[str, int, str, str]]) -> bytes:
 
 
 def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
-    """Install a seccomp filter, inherited by every descendant and kept across exec: ``kill(-1)``,
-    ``kill`` (and ``rt_sigqueueinfo``) of any of *pids* (the supervisor, the caller and their threads)
-    or of any process group in *groups*, ``tkill``/``tgkill``/``rt_tgsigqueueinfo`` of *pids*, and
-    every ``pidfd_send_signal`` fail with EPERM, whatever language the code is in.
+    """Install a seccomp filter, inherited by every descendant and kept across exec, that makes
+    these fail with EPERM whatever language the code is in:
 
-    As root, ``kill(-1, SIGKILL)`` would take the whole machine down; C code could kill the
-    notebook kernel or the supervisor by pid. Other pids stay reachable from C code (only a pid
-    namespace could hide them); Python code is held to the run's own processes by
-    :mod:`fork110._sandbox_hooks`. Returns False where no filter could be installed (another
-    architecture, no seccomp).
+    * ``kill(-1)``; ``kill`` (and ``rt_sigqueueinfo``) of any of *pids* (the supervisor, the caller
+      and their threads) or of any process group in *groups*; ``tkill``/``tgkill``/
+      ``rt_tgsigqueueinfo`` of *pids*; every ``pidfd_send_signal``;
+    * ``ptrace`` (attach, seize, ...), ``prlimit`` and ``process_vm_readv``/``writev`` on *pids*;
+    * making *pids* or *groups* the owner of a file (``fcntl(F_SETOWN)``), which would have the
+      kernel send them SIGIO; ``F_SETOWN_EX``, ``FIOSETOWN`` and ``SIOCSPGRP`` (whose target the
+      filter cannot read) are refused outright.
+
+    As root, ``kill(-1, SIGKILL)`` would take the whole machine down; C code could kill, stop or
+    cripple the notebook kernel or the supervisor by pid. Other pids stay reachable from C code
+    (only a pid namespace could hide them), and so do threads the caller starts later; Python
+    code is held to the run's own processes by :mod:`fork110._sandbox_hooks`. Returns False where
+    no filter could be installed (another architecture, no seccomp).
 
     >>> callable(protect)
     True
@@ -86,8 +105,20 @@ def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
     if arch is None or sys.byteorder != "little":
         return False
     audit, nr_kill, nr_tkill, nr_tgkill, nr_sigqueue, nr_tgsigqueue, nr_pidfd_signal = arch
+    nr_ptrace, nr_prlimit, nr_vm_read, nr_vm_write, nr_fcntl, nr_ioctl = _ARCH_MORE[
+        os.uname().machine
+    ]
     pids = pids[:_MAX_PROTECTED]
+    groups = groups[:8]
     allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM
+    arg = [16, 24, 32]  # the low halves of args[0], args[1], args[2]
+
+    def section(name: str, offset: int, targets: list[int]) -> list[tuple[str, int, str, str]]:
+        """Load an argument; deny if it is one of *targets* (a local deny: jumps are short)."""
+        ops = [(f"{name}:ld", offset, "", "")]
+        ops += [("jeq", t, f"{name}_deny", "") for t in targets]
+        return [*ops, ("ret", allow, "", ""), (f"{name}_deny:ret", deny, "", "")]
+
     program: list[tuple[str, int, str, str]] = [
         ("ld", 4, "", ""),  # the architecture
         ("jeq", audit, "", "allow"),
@@ -95,21 +126,27 @@ def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
         ("jeq", nr_pidfd_signal, "deny", ""),  # its target is an fd, which no filter can check
         ("jeq", nr_kill, "kill", ""),
         ("jeq", nr_sigqueue, "kill", ""),  # rt_sigqueueinfo(tgid, ...): a kill with data
-        ("jeq", nr_tkill, "tkill", ""),
-        ("jeq", nr_tgsigqueue, "tkill", ""),  # rt_tgsigqueueinfo(tgid, tid, ...)
-        ("jeq", nr_tgkill, "tkill", "allow"),
-        ("kill:ld", 16, "", ""),  # kill's pid (an int: the low half of args[0])
-        ("jeq", -1, "deny", ""),
+        ("jeq", nr_tkill, "first", ""),
+        ("jeq", nr_tgsigqueue, "first", ""),  # rt_tgsigqueueinfo(tgid, tid, ...)
+        ("jeq", nr_tgkill, "first", ""),
+        ("jeq", nr_prlimit, "first", ""),  # prlimit64(pid, ...)
+        ("jeq", nr_vm_read, "first", ""),
+        ("jeq", nr_vm_write, "first", ""),
+        ("jeq", nr_ptrace, "second", ""),  # ptrace(request, pid, ...)
+        ("jeq", nr_fcntl, "fcntl", ""),
+        ("jeq", nr_ioctl, "ioctl", "allow"),
+        ("fcntl:ld", arg[1], "", ""),
+        ("jeq", _F_SETOWN_EX, "deny", ""),
+        ("jeq", _F_SETOWN, "owner", "allow"),
+        ("ioctl:ld", arg[1], "", ""),
+        ("jeq", _FIOSETOWN, "deny", ""),
+        ("jeq", _SIOCSPGRP, "deny", "allow"),
     ]
-    for pid in pids:
-        program.append(("jeq", pid, "deny", ""))
-    for group in groups:
-        program.append(("jeq", -group, "deny", ""))
-    program.append(("ret", allow, "", ""))
-    program.append(("tkill:ld", 16, "", ""))  # tkill's tid, tgkill's tgid
-    for pid in pids:
-        program.append(("jeq", pid, "deny", ""))
-    program += [("ret", allow, "", ""), ("deny:ret", deny, "", ""), ("allow:ret", allow, "", "")]
+    program += section("kill", arg[0], [-1, *pids, *(-g for g in groups)])
+    program += section("first", arg[0], list(pids))
+    program += section("second", arg[1], list(pids))
+    program += section("owner", arg[2], [*pids, *(-g for g in groups)])
+    program += [("deny:ret", deny, "", ""), ("allow:ret", allow, "", "")]
     code = _assemble(program)
     buf = ctypes.create_string_buffer(code, len(code))
     prog = struct.pack("@HP", len(program), ctypes.addressof(buf))  # struct sock_fprog
@@ -124,6 +161,35 @@ def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
     if prctl(_PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
         return False
     return bool(prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog_buf), 0, 0) == 0)
+
+
+def drop_caps() -> bool:
+    """As root, give up for good (effective, permitted, inheritable, and the bounding set, so no
+    program exec'd later gets them back) the capabilities that reach past the run:
+    CAP_SYS_PTRACE (the non-dumpable supervisor's ``/proc/PID/fd``, its pipes to the caller),
+    CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER and CAP_CHOWN (the run's cgroup files,
+    which the supervisor gives to another owner: ``pids.max`` and the memory limit stay as set).
+    True if done (or not root).
+
+    >>> callable(drop_caps)
+    True
+    """
+    if os.geteuid() != 0:
+        return True
+    libc = _libc()
+    for cap in _DROPPED_CAPS:
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            return False
+    header = struct.pack("=Ii", _CAP_VERSION_3, 0)
+    data = ctypes.create_string_buffer(24)
+    if libc.capget(header, data) != 0:
+        return False
+    words = list(struct.unpack("=6I", data.raw))  # (effective, permitted, inheritable) x 2
+    for cap in _DROPPED_CAPS:
+        for i in range(3):
+            words[i + 3 * (cap // 32)] &= ~(1 << (cap % 32))
+    new = ctypes.create_string_buffer(struct.pack("=6I", *words), 24)
+    return bool(libc.capset(header, new) == 0)
 
 
 def set_title(title: str) -> bool:
@@ -186,8 +252,10 @@ def _stdin_fd(data: bytes | None) -> int:
     return fd
 
 
-def _stdio(out_w: int, err_w: int, keep: int, stdin: bytes | None = None) -> None:
-    null = _stdin_fd(stdin)
+def _stdio(
+    out_w: int, err_w: int, keep: int, stdin: bytes | None = None, stdin_file: int = -1
+) -> None:
+    null = stdin_file if stdin_file >= 0 else _stdin_fd(stdin)
     for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
         if fd != target:
             os.dup2(fd, target)
@@ -241,9 +309,18 @@ def _tids(pid: int) -> list[int]:
 def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> None:
     """Everything common to Python and program runs, up to (not including) running anything."""
     os.setpgid(0, 0)
+    _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)  # the supervisor is not dumpable; we may be
+    if not drop_caps():
+        os.write(2, b"fork110: could not drop the capabilities that reach past the run\n")
+        os._exit(125)
     budget = int(cfg["max_processes"])
     if os.geteuid() != 0:
         _limit_nproc(budget)
+    max_memory = cfg.get("max_memory")
+    if max_memory and cfg.get("memory_mode") == "rlimit":  # no memory cgroup: per process
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (int(max_memory), int(max_memory)))
     supervisor, caller = os.getppid(), cfg["caller"]
     groups = {supervisor}
     try:
@@ -254,12 +331,12 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
     # kernel runs several) and of the supervisor, besides their pids
     protected = [supervisor, caller, *_tids(caller), *_tids(supervisor)]
     protect(tuple(dict.fromkeys(protected)), tuple(sorted(groups)))
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGIO):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if wake_fd >= 0:
         signal.set_wakeup_fd(-1)
-    _stdio(out_w, err_w, go_fd, cfg.get("stdin"))
+    _stdio(out_w, err_w, go_fd, cfg.get("stdin"), int(cfg.get("stdin_file", -1)))
     set_title(str(cfg["title"]))
 
 

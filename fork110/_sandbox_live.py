@@ -21,11 +21,12 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, cast, get_args
 
 from fork110 import _sandbox_wire as wire
 from fork110._child import Child
@@ -34,7 +35,7 @@ from fork110._errors import Error, WaitTimeout
 from fork110._ps_proc import boot_time, clock_ticks
 from fork110._sandbox_cgroup import RunCgroup
 from fork110._sandbox_procs import kill_until_gone, members, read_stat
-from fork110._sandbox_result import ContainedRun, Event
+from fork110._sandbox_result import ContainedRun, Event, EventKind
 from fork110._status import ExitStatus
 from fork110._stdio import Stdio
 from fork110.ps import Inspector, Namer, ProcessInfo, Snapshot
@@ -47,9 +48,50 @@ __all__ = ["SUPERVISOR", "LiveRun", "SandboxError"]
 SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox_supervisor.py")
 _GRACE = 3.0  # beyond the timeout, how long the supervisor gets before the caller steps in
 _CLOSE_WAIT = 1.0
+_INLINE_STDIN = 1 << 16
 _MAX_SNAPSHOTS = 2000
 _NEW_PROCESS = ("start", "fork", "spawn", "appear")
 _live: weakref.WeakSet[LiveRun] = weakref.WeakSet()
+_KINDS = frozenset(get_args(EventKind))
+_PR_GET_DUMPABLE, _PR_SET_DUMPABLE = 3, 4
+_shielded = [0, -1]  # [runs live, the caller's own dumpable setting before the first]
+_shield_lock = threading.Lock()
+
+
+def _shield(on: bool) -> None:
+    """While any run is live, the caller is not dumpable: the run's processes (same uid, or root
+    without CAP_SYS_PTRACE) cannot open ``/proc/<caller>/fd`` (the event pipe from the
+    supervisor: forged frames), ``mem`` or ``environ``, nor trace it. Restored after the last."""
+    import ctypes
+
+    with _shield_lock:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        if on:
+            if _shielded[0] == 0:
+                _shielded[1] = prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
+                prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+            _shielded[0] += 1
+        elif _shielded[0] > 0:
+            _shielded[0] -= 1
+            if _shielded[0] == 0 and _shielded[1] > 0:
+                prctl(_PR_SET_DUMPABLE, _shielded[1], 0, 0, 0)
+
+
+_KEY = object()  # LiveRun's constructor is not public: start() and start_program() make them
+
+
+def _new_live_run(
+    cfg: Config,
+    *,
+    snapshots: bool,
+    sample_interval: float,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> LiveRun:
+    """Start a run (what :func:`fork110.sandbox.start` calls once the limits are checked)."""
+    return LiveRun(
+        cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env, _key=_KEY
+    )
 
 
 class SandboxError(Error, RuntimeError):
@@ -81,12 +123,28 @@ class LiveRun:
         sample_interval: float,
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
+        _key: object = None,
     ) -> None:
+        if _key is not _KEY:
+            self._closed = True
+            raise TypeError("a LiveRun is made by fork110.sandbox.start() or start_program()")
         self._t0 = time.monotonic()
         cfg["t0"] = self._t0
+        self._stdin_file = -1
+        data_in = cfg.get("stdin")
+        if data_in is not None and len(data_in) > _INLINE_STDIN:
+            # large input goes in a memfd the supervisor inherits (at the same number): written
+            # once, never pushed through the configuration pipe (linear, and fast)
+            self._stdin_file = os.memfd_create("fork110-stdin", os.MFD_CLOEXEC)
+            view = memoryview(data_in)
+            while view:
+                view = view[os.write(self._stdin_file, view) :]
+            cfg["stdin"] = None
+            cfg["stdin_file"] = self._stdin_file
         cfg["caller"] = os.getpid()
         self._timeout = cfg["timeout"]
         self._budget = cfg["max_processes"]
+        self._max_memory = cfg.get("max_memory")
         self._want_snapshots = snapshots
         self._interval = sample_interval
         self._events: list[Event] = []
@@ -105,7 +163,10 @@ class LiveRun:
         self._stdout: list[str] = []
         self._stderr: list[str] = []
         self._err = bytearray()
-        self._unframer = wire.Unframer()
+        # the largest frame the supervisor sends: a line of output (at most max_output bytes, as
+        # UTF-8 text up to 3x that once decoded and re-encoded), or a watchdog's list of survivors
+        self._unframer = wire.Unframer(3 * int(cfg["max_output"]) + (1 << 20))
+        self._bad_frames = False
         self._out_open = self._err_open = True
         self._done = False
         self._closed = False
@@ -120,7 +181,21 @@ class LiveRun:
             cmd.env_clear()
             for key, value in env.items():
                 cmd.env(key, value)
-        self._child: Child = cmd.spawn()
+        _shield(True)  # before the run exists: its processes never see us dumpable
+        try:
+            if self._stdin_file != -1:
+                os.set_inheritable(self._stdin_file, True)  # for the supervisor only
+            try:
+                self._child: Child = cmd.spawn()
+            finally:
+                if self._stdin_file != -1:
+                    os.set_inheritable(self._stdin_file, False)
+        except BaseException:
+            self._close_stdin_file()
+            _shield(False)
+            raise
+        st = read_stat(self._child.id())
+        self._sup_ticks = -1 if st is None else st.start_ticks  # to notice its pid reused
         _live.add(self)
         assert self._child.stdin and self._child.stdout and self._child.stderr
         self._out = self._child.stdout.fileno()
@@ -337,12 +412,31 @@ class LiveRun:
             if not data:
                 self._out_open = False
                 return
-            for record in self._unframer.feed(data):
-                self._record(cast("Record", record))
+            if self._bad_frames:
+                continue  # the stream cannot be trusted any more: drain it, believe nothing
+            try:
+                for record in self._unframer.feed(data):
+                    self._record(cast("Record", record))
+                if self._unframer.failed:
+                    self._unframer.feed(b"")  # raises the error held back
+            except (wire.FrameError, TypeError, ValueError, KeyError) as exc:
+                self._bad_frames = True
+                self._notes.append(f"a malformed frame from the supervisor ({exc}): run killed")
+                self.kill()
 
     def _record(self, rec: Record) -> None:
+        if not (isinstance(rec, tuple) and len(rec) == 9):
+            raise ValueError("not an event record")
         kind, t, pid, name, other_pid, other, status, text, extra = rec
+        if not (
+            isinstance(kind, str)
+            and isinstance(t, float)
+            and all(isinstance(v, int) for v in (pid, other_pid, status))
+            and all(isinstance(v, str) for v in (name, other, text))
+        ):
+            raise ValueError(f"an event record of the wrong types ({kind!r})")
         if kind == "info":
+            self._close_stdin_file()  # the supervisor has its own open of it by now
             self._info = cast("Info", extra)
             self._inspector = Inspector(
                 self._info["supervisor"], namer=self._namer, include_root=False
@@ -361,9 +455,11 @@ class LiveRun:
             self._add_snapshot(Snapshot(time.time(), root, _tree(self._survivors)))
         if kind == "note":
             self._notes.append(text)
+        if kind not in _KINDS:
+            raise ValueError(f"an event of an unknown kind ({kind!r})")
         event = Event(
             t - self._t0,
-            kind,
+            cast("EventKind", kind),
             name,
             pid,
             text,
@@ -437,10 +533,17 @@ class LiveRun:
         child.stdout = child.stderr = None
         self._out_open = self._err_open = False
         self._leaked = len(self._leftovers())
+        self._close_stdin_file()
         self._done = True
         self._closed = True
         _live.discard(self)
+        _shield(False)
         self._build()
+
+    def _close_stdin_file(self) -> None:
+        if self._stdin_file != -1:
+            os.close(self._stdin_file)
+            self._stdin_file = -1
 
     def _backstop(self) -> None:
         """Make sure the supervisor is reaped and none of the run's processes is left."""
@@ -452,7 +555,12 @@ class LiveRun:
             err = self._err.decode("utf-8", "replace").strip()
             self._notes.append("the supervisor ended early" + (f": {err}" if err else ""))
         if self._leftovers():
-            kill_until_gone(self._leftovers, deadline=time.monotonic() + _CLOSE_WAIT)
+            group = self._cgroup()
+            kill_until_gone(
+                self._leftovers,
+                deadline=time.monotonic() + _CLOSE_WAIT,
+                cgroup_kill=group.kill if group is not None else None,  # thaws a frozen run too
+            )
             _reap_ours(self._leftovers(), time.monotonic() + _CLOSE_WAIT)
         cgroup = self._cgroup()
         if cgroup is not None:
@@ -466,15 +574,18 @@ class LiveRun:
         dirs = self._info["cgroups"] if self._info else []
         if not dirs:
             return None
-        return RunCgroup(None, dirs[0]) if len(dirs) == 1 else RunCgroup(dirs[0], dirs[1])
+        return RunCgroup.of(dirs)
 
     def _leftovers(self) -> set[int]:
         """The run's processes still in the process table, seen from outside: alive ones, and
         zombies left to us (a zombie adopted by init is init's to reap, and gone soon)."""
         found: set[int] = set()
         sup = self._child.id()
-        if self._info is not None:
-            found |= members(sup, self._info["sid"])
+        st = read_stat(sup)
+        reused = st is not None and st.start_ticks != self._sup_ticks  # reaped, then reused
+        if self._info is not None and not reused:
+            sid = self._info["sid"]  # the run's own session only (never the caller's)
+            found |= members(sup, sid if sid == sup else -1)
         cgroup = self._cgroup()
         if cgroup is not None:
             found |= {p for p in cgroup.procs() if os.path.isdir(f"/proc/{p}")}
@@ -522,6 +633,9 @@ class LiveRun:
             watchdog=self._watchdog,
             survivors=self._survivors,
             notes=tuple(self._notes),
+            max_memory=self._max_memory,
+            memory=s["memory"] if s else "",
+            oom_kills=s["oom_kills"] if s else 0,
         )
 
 

@@ -11,11 +11,18 @@ notebook output stays the same from one run to the next.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from fork110._status import ExitStatus
 from fork110.ps import ProcessInfo, Snapshot
 
-__all__ = ["ContainedRun", "Event"]
+__all__ = ["ContainedRun", "Event", "EventKind"]
+
+EventKind = Literal[
+    "start", "fork", "spawn", "appear", "exec", "exec-error", "exit", "reap", "stdout",
+    "stderr", "refused", "watchdog", "kill", "note", "end",
+]  # fmt: skip
+"""The kinds of :class:`Event`, in the order a run may produce them."""
 
 _OUTPUT = ("stdout", "stderr")
 
@@ -40,7 +47,7 @@ class Event:
     """
 
     time: float
-    kind: str
+    kind: EventKind
     process: str
     pid: int
     detail: str = ""
@@ -118,6 +125,9 @@ class ContainedRun:
     watchdog: str = ""
     survivors: tuple[ProcessInfo, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    max_memory: int | None = None
+    memory: str = ""
+    oom_kills: int = 0
 
     def __repr__(self) -> str:
         n = len(self.processes())

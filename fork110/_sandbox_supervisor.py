@@ -65,6 +65,7 @@ else:
 __all__ = ["Supervisor", "main"]
 
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_DUMPABLE = 4
 _IN = select.POLLIN | select.POLLHUP | select.POLLERR
 _STATE_WORDS = {
     "R": "running",
@@ -76,6 +77,7 @@ _STATE_WORDS = {
 }
 
 
+_CMSG_ROOM = _socket.CMSG_SPACE(16) + _socket.CMSG_SPACE(12)  # 4 fds, and the sender's ucred
 _LISTED = 12  # processes named in a watchdog report; the rest are counted (see survivors)
 
 
@@ -103,6 +105,8 @@ class Supervisor(Tracker):
         self.timed_out = self.caller_gone = self.term = self.kill_asked = False
         self.cgroup: RunCgroup | None = None
         self.mode = "wrapper"
+        self.memory = ""  # how max_memory is held: "cgroup", "rlimit" (RLIMIT_AS), "" (not at all)
+        self.cpu = ""  # "cgroup" where a CPU quota (one CPU) holds
         self.lock_path = ""
         self.addr = ""
         self.sid = pid
@@ -137,18 +141,39 @@ class Supervisor(Tracker):
         self.sid = os.getsid(0)
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        # Not dumpable: /proc/<supervisor>/fd (its pipes to the caller), mem and environ are closed
+        # to the run's processes (same uid, and no CAP_SYS_PTRACE: the run drops it as root).
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGCHLD, self._on_sigchld)  # wakes the poll through the wakeup fd
+        signal.signal(signal.SIGIO, signal.SIG_IGN)  # no file owner trick ends the supervisor
         signal.set_wakeup_fd(self.wake_w)
         tag = f"{PREFIX}{self.pid}-{self.ticks(self.pid)}"
         enforce = self.cfg["enforce"]
         if enforce != "none":
             remove_stale()
             self.cgroup = RunCgroup.create(tag, self.budget, limit=enforce == "auto")
+        # memory and CPU are limited whatever the budget's enforcement (a cgroup, else rlimits)
+        group = self.cgroup if self.cgroup is not None else RunCgroup(None, None)
+        max_memory = self.cfg.get("max_memory")
+        if max_memory and group.limit_memory(tag, int(max_memory)):
+            self.memory = "cgroup"
+        elif max_memory:
+            self.memory = "rlimit"
+        if group.limit_cpu(tag, 1.0):
+            self.cpu = "cgroup"
+        if enforce != "none":
+            group.add_freezer(tag)  # kill: freeze the whole run, kill, thaw
+        if self.cgroup is None and group.dirs():
+            self.cgroup = group
+        if self.cgroup is not None:
+            self.cgroup.seal()
+        self.cfg["memory_mode"] = self.memory
         if self.cgroup is not None and self.cgroup.limit_dir is not None:
             self.mode = "cgroup"
         elif os.geteuid() != 0:
@@ -160,6 +185,8 @@ class Supervisor(Tracker):
         self.addr = f"\0{tag}"
         self.sock.bind(self.addr)
         self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1 << 20)
+        # The kernel attaches the true sender's pid to every datagram: reports are checked with it.
+        self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
         self.sock.setblocking(False)
         os.set_blocking(1, False)
         for fd in (0, self.sock.fileno(), self.wake_r):
@@ -247,21 +274,26 @@ class Supervisor(Tracker):
             for _ in range(limit):
                 try:
                     data, anc, _flags, _addr = self.sock.recvmsg(
-                        65536, _socket.CMSG_SPACE(16), _socket.MSG_CMSG_CLOEXEC
+                        65536, _CMSG_ROOM, _socket.MSG_CMSG_CLOEXEC
                     )
                 except (BlockingIOError, InterruptedError):
                     return
                 fds: list[int] = []
+                sender = 0
                 for level, typ, payload in anc:
-                    if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
+                    if level != _socket.SOL_SOCKET:
+                        continue
+                    if typ == _socket.SCM_RIGHTS:
                         usable = len(payload) - len(payload) % 4
                         fds.extend(
-                            int.from_bytes(payload[i : i + 4], "little", signed=True)
+                            int.from_bytes(payload[i : i + 4], sys.byteorder, signed=True)
                             for i in range(0, usable, 4)
                         )
+                    elif typ == _socket.SCM_CREDENTIALS and len(payload) >= 4:
+                        sender = int.from_bytes(payload[:4], sys.byteorder, signed=True)
                 taken: list[int] = []
                 try:
-                    taken = self.handle(data, fds)
+                    taken = self.handle(data, fds, sender)
                 finally:
                     for fd in fds:
                         if fd not in taken:
@@ -286,6 +318,24 @@ class Supervisor(Tracker):
             self.check_gone(proc)
         else:  # a leader gone while its threads live on: watch it by scanning
             proc.scan_only = True
+
+    def member(self, pid: int) -> bool:
+        """Is *pid* one of the run's processes now? Below the supervisor (its chain of parents
+        reaches it), in the run's own session, or in the run's cgroup. Checked at the moment of
+        acting on a pid that came from the run, never taken on trust."""
+        if pid <= 0 or pid == self.pid:
+            return False
+        p = pid
+        for _ in range(4096):
+            st = read_stat(p)
+            if st is None:
+                break
+            if st.ppid == self.pid or (self.sid == self.pid and st.sid == self.sid):
+                return True
+            if st.ppid <= 1:
+                break
+            p = st.ppid
+        return self.cgroup is not None and pid in self.cgroup.procs()
 
     def reap(self) -> None:
         for pid, status in reap_all():
@@ -476,6 +526,16 @@ class Supervisor(Tracker):
             self.kill_run("left over")
             left = self.alive()
         refusals = max(self.refusals, self.cgroup.refusals() if self.cgroup else 0)
+        oom = self.cgroup.oom_kills() if self.cgroup else 0
+        if oom:
+            limit = int(self.cfg.get("max_memory") or 0)
+            self.emit(
+                "note",
+                self.pid,
+                "supervisor",
+                text=f"out of memory: the kernel killed {oom} process{'es' if oom != 1 else ''} "
+                f"of the run, over its memory limit of {_size(limit)} (max_memory)",
+            )
         removed = self.cgroup.remove(time.monotonic() + 0.5) if self.cgroup else True
         if self.lock_path:
             try:
@@ -497,6 +557,9 @@ class Supervisor(Tracker):
             "mode": self.mode,
             "dropped": self.dropped,
             "truncated": self.truncated,
+            "oom_kills": oom,
+            "memory": self.memory,
+            "cpu": self.cpu,
         }
         self.emit("done", self.pid, "supervisor", extra=summary)
         # Hand over what is left, but do not outlive the run by more than a moment for a caller
@@ -509,34 +572,65 @@ class Supervisor(Tracker):
                 self.flush()
 
 
+def _size(n: int) -> str:
+    """Bytes in words: ``512 MiB``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):g} {unit}"
+    return f"{n} bytes"
+
+
 def read_ppid(pid: int) -> int:
     st = read_stat(pid)
     return -1 if st is None else st.ppid
 
 
 def read_config(fd: int = 0) -> tuple[Config, bool]:
-    """Read the configuration frame the caller writes first on our stdin; (config, kill asked)."""
-    u = wire.Unframer()
-    got: list[object] = []
+    """Read the configuration frame the caller writes first on our stdin; (config, kill asked).
+
+    Read no further than the frame (what follows are command bytes for the loop), into a buffer
+    of the frame's size: linear in the size of the configuration (a 100 MiB ``stdin`` included).
+    """
     head = b""
-    while not got:
-        # Read no further than the frame: what follows are command bytes for the loop.
-        want = 4 - len(head) if len(head) < 4 else int.from_bytes(head[:4], "big") + 4 - len(head)
-        data = os.read(fd, want)
+    while len(head) < 4:
+        data = os.read(fd, 4 - len(head))
         if not data:
             raise SystemExit("fork110 supervisor: no configuration on stdin")
         head += data
-        got = u.feed(data)
-    cfg = got[0]
+    size = int.from_bytes(head, "big")
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            raise SystemExit("fork110 supervisor: the configuration was cut short")
+        got += n
+    view.release()
+    try:
+        cfg = wire.Unframer(size + 4).feed(head + buf)[0]
+    except (wire.FrameError, IndexError):
+        cfg = None
     if not isinstance(cfg, dict):
         raise SystemExit("fork110 supervisor: bad configuration")
+    keep = int(cfg.get("stdin_file", -1))  # large input: the caller's memfd, inherited
+    try:
+        if keep >= 3:
+            os.lseek(keep, 0, os.SEEK_SET)
+    except OSError as exc:
+        raise SystemExit(f"fork110 supervisor: the run's stdin is not there: {exc}") from None
+    if keep >= 3:
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1 << 20)
+    else:
+        os.closerange(3, 1 << 20)
+        cfg["stdin_file"] = -1
     return cast("Config", cfg), False
 
 
 def main() -> None:
     """Supervise one run, configured through stdin; exits when the run is over."""
-    os.closerange(3, 1 << 20)  # nothing the caller let us inherit stays open here
-    cfg, kill = read_config()
+    cfg, kill = read_config()  # then nothing the caller let us inherit stays open here
     sup = Supervisor(cfg)
     sup.kill_asked = kill
     sup.setup()

@@ -34,6 +34,8 @@ _IN = select.POLLIN | select.POLLHUP | select.POLLERR
 _ESSENTIAL = frozenset({"start", "watchdog", "kill", "note", "done", "info"})
 _SPECIFIC = {wire.MSG_HELLO: 3, wire.MSG_FORK: 2, wire.MSG_SPAWN: 4, wire.MSG_REAP: 2}
 _LETTER = {"stdout": "o", "stderr": "e"}
+# the field of a report that names another process (after seq and needs), to be vouched for
+_NAMED = {wire.MSG_FORK: 2, wire.MSG_SPAWN: 2, wire.MSG_REAP: 2}
 EXPIRE = (
     1.0  # an event whose marker never comes (a non-blocking fd, a lost datagram) waits no longer
 )
@@ -123,6 +125,7 @@ class Tracker:
         self.out = bytearray()
         self.nevents = self.dropped = self.out_bytes = self.refusals = self.forks = self.peak = 0
         self.truncated = False
+        self.bad_reports = 0
         self.parent_pid = -1
         self.parent_status = -1
         self.final = False  # the run is over: stop waiting for reports
@@ -324,14 +327,54 @@ class Tracker:
 
     # -- ordered events ---------------------------------------------------------------------------
 
-    def handle(self, data: bytes, fds: list[int]) -> list[int]:
-        """One datagram from a run process; returns the fds it took ownership of."""
+    def member(self, pid: int) -> bool:
+        """Is *pid* one of the run's processes now (the supervisor checks /proc)?"""
+        return True
+
+    def forged(self, what: str) -> None:
+        """A report that does not hold up: say so (a few times), act on none of it."""
+        self.bad_reports += 1
+        if self.bad_reports <= 3:
+            self.emit("note", self.own, "supervisor", text=f"ignored a report: {what}")
+
+    def sent_by_run(self, sender: int, kind: str, rest: list[str]) -> bool:
+        """Did a process of the run send this? Yes if the sender is in the run now; or, once it
+        has gone already (reaped before we read: nothing can be done to it any more), if we knew
+        it, or if it is a new child saying hello from a parent we know."""
+        if self.member(sender):
+            return True
+        if read_stat(sender) is not None:
+            return False  # alive, and not one of ours
+        if sender in self.procs:
+            return True
+        return kind == wire.MSG_HELLO and rest[0].isdigit() and int(rest[0]) in self.procs
+
+    def vouch(self, pid: int) -> bool:
+        """May a report name *pid* as one of the run's processes? Yes if we know it, if it is gone
+        already (nothing can be done to it), or if it is in the run now."""
+        known = self.procs.get(pid)
+        if known is not None and not known.reaped:
+            return True
+        return pid > 0 and (read_stat(pid) is None or self.member(pid))
+
+    def handle(self, data: bytes, fds: list[int], sender: int = -1) -> list[int]:
+        """One datagram from a run process; returns the fds it took ownership of.
+
+        *sender* is the pid the kernel says sent it (-1: not checked, in doctests); a datagram
+        from outside the run, or claiming another process's pid, is ignored and noted."""
         kind = data.partition(b"\0")[0].decode("ascii", "replace")
         msg = wire.unpack_msg(data, 2 + _SPECIFIC.get(kind, 1))
         if msg is None:
             return []
         kind, pid, _when, f = msg
         if not f[0].isdigit():
+            return []
+        if sender != -1 and (pid != sender or not self.sent_by_run(sender, kind, f[2:])):
+            self.forged(f"{kind} from pid {sender}, which is not the run's process {pid}")
+            return []
+        named = _NAMED.get(kind)
+        if named is not None and f[named].lstrip("-").isdigit() and not self.vouch(int(f[named])):
+            self.forged(f"{kind} naming pid {f[named]}, which is not in the run")
             return []
         seq, needs, rest = int(f[0]), f[1], f[2:]
         taken: list[int] = []

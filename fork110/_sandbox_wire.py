@@ -47,6 +47,9 @@ if TYPE_CHECKING:
         caller: int
         t0: float
         stdin: bytes | None  # what the first process reads on fd 0; None: /dev/null
+        stdin_file: int  # or, for large input, the caller's fd of a memfd holding it (-1: none)
+        max_memory: int | None  # bytes for the whole run (None: no limit)
+        memory_mode: str  # set by the supervisor before the fork: "cgroup", "rlimit" or ""
 
     class Info(TypedDict):
         """The supervisor's first frame: who is who, and how the budget is enforced."""
@@ -72,6 +75,9 @@ if TYPE_CHECKING:
         mode: str
         dropped: int
         truncated: bool
+        oom_kills: int
+        memory: str
+        cpu: str
 
     # (kind, monotonic time, pid, name, other pid, other name, raw status or -1, text, extra)
     Record = tuple[str, float, int, str, int, str, int, str, object]
@@ -87,6 +93,7 @@ __all__ = [
     "MSG_REAP",
     "MSG_REFUSED",
     "MSG_SPAWN",
+    "FrameError",
     "Unframer",
     "frame",
     "pack_msg",
@@ -119,17 +126,30 @@ def frame(obj: object) -> bytes:
     return len(data).to_bytes(_HEADER, "big") + data
 
 
+class FrameError(ValueError):
+    """A frame that cannot be one the supervisor sent (too large, or not a marshal record).
+
+    >>> Unframer(max_size=8).feed(b"\\xff\\xff\\xff\\xff")
+    Traceback (most recent call last):
+    ...
+    fork110._sandbox_wire.FrameError: a frame of 4294967295 bytes, over the cap of 8
+    """
+
+
 class Unframer:
-    """Reassembles frames from a byte stream read in arbitrary pieces.
+    """Reassembles frames from a byte stream read in arbitrary pieces; no frame may be larger than
+    *max_size* bytes (a header asking for more raises :class:`FrameError` before anything is kept).
 
     >>> Unframer().feed(b"")
     []
     """
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_error", "_max")
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int = _MAX_FRAME) -> None:
         self._buf = bytearray()
+        self._max = max_size
+        self._error: FrameError | None = None
 
     def feed(self, data: bytes) -> list[object]:
         """Add bytes; return the objects whose frames are now complete.
@@ -137,21 +157,41 @@ class Unframer:
         >>> u = Unframer(); u.feed(frame("a") + frame("b"))
         ['a', 'b']
         """
+        if self._error is not None:  # the frames before a bad one were handed out: now the error
+            raise self._error
         buf = self._buf
         buf += data
         out: list[object] = []
         pos = 0
         while len(buf) - pos >= _HEADER:
             size = int.from_bytes(buf[pos : pos + _HEADER], "big")
-            if size > _MAX_FRAME:
-                raise ValueError(f"corrupt frame header (size {size})")
             end = pos + _HEADER + size
-            if end > len(buf):
+            if size > self._max:
+                self._error = FrameError(f"a frame of {size} bytes, over the cap of {self._max}")
+            elif end <= len(buf):
+                try:
+                    out.append(marshal.loads(bytes(buf[pos + _HEADER : end])))
+                except (EOFError, ValueError, TypeError) as exc:
+                    self._error = FrameError(f"a frame that does not decode: {exc}")
+            else:
                 break
-            out.append(marshal.loads(bytes(buf[pos + _HEADER : end])))
+            if self._error is not None:
+                buf.clear()
+                if out:
+                    return out
+                raise self._error
             pos = end
         del buf[:pos]
         return out
+
+    @property
+    def failed(self) -> bool:
+        """True once a bad frame was met (the next :meth:`feed` raises its error).
+
+        >>> Unframer().failed
+        False
+        """
+        return self._error is not None
 
     @property
     def pending(self) -> int:

@@ -20,23 +20,40 @@ never forks), under a supervisor that guarantees, whatever the code does:
   its own (never the caller's own fds), as ``stdout``/``stderr`` events naming the process, in
   the order the process wrote them and made its forks, execs and reaps;
 * **no stray signals**: ``kill(-1)``, and signals to the supervisor or to the caller, fail with
-  EPERM even from C code (a seccomp filter); Python code may only signal the run's processes.
+  EPERM even from C code (a seccomp filter); so do ``ptrace``, ``prlimit`` and
+  ``process_vm_readv``/``writev`` of them, and making them a file's owner (``F_SETOWN``: SIGIO).
+  Python code may only signal the run's processes;
+* **nothing from the run is trusted**: the supervisor takes a report only from a process the
+  kernel names as its sender (``SCM_CREDENTIALS``) and finds in the run at that moment, and
+  acts only on pids it verified belong to the run; it is not dumpable, so its pipes to the caller
+  cannot be opened through ``/proc`` by the run; every frame it sends is capped (tied to
+  ``max_output``), and a malformed one is reported in ``notes``, never raised;
+* **memory and CPU**: ``max_memory`` (default 512 MiB) for the whole run, past which the kernel
+  kills a process (``oom_kills``, and a note in words) or, without a memory cgroup, an allocation
+  fails (``MemoryError``, RLIMIT_AS per process); one CPU's worth of time where a cpu cgroup
+  can be made (``memory`` says which held).
 
 What enforces the budget, by environment (``ContainedRun.enforcement`` says which held):
 
 * ``"cgroup"`` (root, cgroups writable, as on the course machines): the kernel's pids
   controller. Exact for everything: Python, C, exec'd programs. It counts threads as well.
+  The run's cgroup files belong to an owner nobody has and root in the run gives up
+  CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, so the run
+  cannot raise ``pids.max`` or its memory limit; a process that moves itself out of the run's
+  cgroup is still below the supervisor, which kills the run when it counts more than the budget.
 * ``"rlimit"`` (not root): every Python-level fork, spawn and ``os.system`` is counted under a
   lock, exactly; RLIMIT_NPROC (the user's processes now plus the budget) holds C code back too,
-  loosely, since it counts all the user's processes.
+  loosely, since it counts all the user's processes. Memory: RLIMIT_AS, per process.
 * ``"wrapper"`` (root without cgroups): Python-level forks are counted exactly; processes made
   by C code or exec'd programs are not held back by the kernel, but the supervisor, which
   walks the tree every ``sample_interval``, kills the whole run as soon as it sees more than
   the budget (reported in ``killed`` and ``notes``).
 
-Not covered: memory, disk and network (a run may use as much memory as the machine allows);
-C code can still signal processes outside the run by pid, other than the supervisor and the
-caller (only a pid namespace could hide them).
+Not covered yet, in every mode (the run shares the caller's pid and mount namespaces): C code
+can still see and signal processes outside the run by pid, other than the supervisor and the
+caller, and threads the caller starts after the run began; the run runs with the caller's uid
+(as root: root, without the capabilities above), so it can read the caller's files, the
+notebook kernel's connection file included. Disk and network are not limited.
 
 >>> run("print('hello from', 'the parent')").stdout
 'hello from the parent\\n'
@@ -79,18 +96,54 @@ import os
 import shutil
 import sys
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, TypedDict
 
-from fork110._sandbox_live import LiveRun, SandboxError
+from fork110._sandbox_live import LiveRun, SandboxError, _new_live_run
 from fork110._sandbox_result import ContainedRun, Event
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from fork110._sandbox_wire import Config
+
+Enforce = Literal["auto", "wrapper", "none"]
+"""How the fork budget is enforced: ``"auto"`` (the strongest the machine allows), ``"wrapper"``
+(count forks in Python and scan the tree, even where a cgroup could be made; for tests), ``"none"``."""
+
+DEFAULT_MEMORY = 512 << 20  # a dozen runs at once stay well within a 24 GiB machine
+MAX_BUDGET = 4_194_304  # the kernel's own ceiling on pids (PID_MAX_LIMIT)
+
+
+class ProgramLimits(TypedDict, total=False):
+    """The keyword arguments of :func:`start_program` and :func:`run_program`."""
+
+    max_processes: int
+    timeout: float
+    snapshots: bool
+    sample_interval: float
+    cwd: str | os.PathLike[str] | None
+    env: dict[str, str] | None
+    max_events: int
+    max_output: int
+    enforce: Enforce
+    stdin: str | bytes | None
+    max_memory: int | None
+
+
+class Limits(ProgramLimits, total=False):
+    """The keyword arguments of :func:`start`, :func:`run` and :func:`stream`."""
+
+    line_buffered: bool
+    filename: str
+
 
 __all__ = [
     "ContainedRun",
+    "Enforce",
     "Event",
+    "Limits",
     "LiveRun",
+    "ProgramLimits",
     "SandboxError",
     "run",
     "run_program",
@@ -113,9 +166,10 @@ def _config(
     sample_interval: float,
     max_events: int,
     max_output: int,
-    enforce: str,
+    enforce: Enforce,
     line_buffered: bool = True,
     stdin: str | bytes | None = None,
+    max_memory: int | None = DEFAULT_MEMORY,
 ) -> Config:
     """Check the limits (clear errors for bad ones) and build the supervisor's configuration."""
     if isinstance(max_processes, bool) or not isinstance(max_processes, int):
@@ -124,23 +178,40 @@ def _config(
         raise ValueError(
             f"max_processes must be at least 1 (the run's own first process), not {max_processes}"
         )
+    if max_processes > MAX_BUDGET:
+        raise ValueError(
+            f"max_processes must be at most {MAX_BUDGET} (the kernel's own limit on pids), "
+            f"not {max_processes}"
+        )
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
     if not (timeout > 0 and math.isfinite(timeout)):
         raise ValueError(f"timeout must be a positive, finite number of seconds, not {timeout!r}")
-    if (
-        isinstance(sample_interval, bool)
-        or not isinstance(sample_interval, (int, float))
-        or not 0 < sample_interval < math.inf
-    ):
+    # wrong types raise TypeError, wrong values ValueError, for every limit alike
+    if isinstance(sample_interval, bool) or not isinstance(sample_interval, (int, float)):
+        raise TypeError(
+            f"sample_interval must be a number of seconds, not {type(sample_interval).__name__}"
+        )
+    if not 0 < sample_interval < math.inf:
         raise ValueError(
             f"sample_interval must be a positive number of seconds, not {sample_interval!r}"
         )
     for name, value in (("max_events", max_events), ("max_output", max_output)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        if value < 1:
             raise ValueError(f"{name} must be a positive int, not {value!r}")
+    if not isinstance(enforce, str):
+        raise TypeError(f"enforce must be a str, not {type(enforce).__name__}")
     if enforce not in _ENFORCE:
         raise ValueError(f"enforce must be one of {_ENFORCE}, not {enforce!r}")
+    if max_memory is not None:
+        if isinstance(max_memory, bool) or not isinstance(max_memory, int):
+            raise TypeError(
+                f"max_memory must be an int (bytes) or None, not {type(max_memory).__name__}"
+            )
+        if max_memory < 1 << 20:
+            raise ValueError(f"max_memory must be at least 1 MiB (1048576), not {max_memory!r}")
     if stdin is not None and not isinstance(stdin, (str, bytes)):
         raise TypeError(f"stdin must be str, bytes or None, not {type(stdin).__name__}")
     title = f"python {filename}" if mode == "python" else ""  # what ps shows for the parent
@@ -162,6 +233,9 @@ def _config(
         "t0": 0.0,
         # what the run's first process reads on fd 0 (then end of file); None: /dev/null
         "stdin": stdin.encode("utf-8") if isinstance(stdin, str) else stdin,
+        "stdin_file": -1,
+        "max_memory": max_memory,
+        "memory_mode": "",
     }
 
 
@@ -178,8 +252,9 @@ def start(
     env: dict[str, str] | None = None,
     max_events: int = 20_000,
     max_output: int = 4 << 20,
-    enforce: str = "auto",
+    enforce: Enforce = "auto",
     stdin: str | bytes | None = None,
+    max_memory: int | None = DEFAULT_MEMORY,
 ) -> LiveRun:
     """Start running Python *code* contained; return the :class:`LiveRun` (use it with ``with``).
 
@@ -221,11 +296,14 @@ def start(
         enforce=enforce,
         line_buffered=line_buffered,
         stdin=stdin,
+        max_memory=max_memory,
     )
-    return LiveRun(cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env)
+    return _new_live_run(
+        cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env
+    )
 
 
-def run(code: str, **limits: Any) -> ContainedRun:
+def run(code: str, **limits: Unpack[Limits]) -> ContainedRun:
     """Run Python *code* contained, to the end; see :func:`start` for the keyword arguments.
 
     An interrupt (KeyboardInterrupt) kills and reaps the whole run before it propagates.
@@ -238,7 +316,7 @@ def run(code: str, **limits: Any) -> ContainedRun:
         return live.result()
 
 
-def stream(code: str, **limits: Any) -> Generator[Event, None, None]:
+def stream(code: str, **limits: Unpack[Limits]) -> Generator[Event, None, None]:
     """Yield the events of a contained run of *code* as they happen (``end`` last).
 
     Closing the generator early (or an exception in the loop) kills the run.
@@ -261,8 +339,9 @@ def start_program(
     env: dict[str, str] | None = None,
     max_events: int = 20_000,
     max_output: int = 4 << 20,
-    enforce: str = "auto",
+    enforce: Enforce = "auto",
     stdin: str | bytes | None = None,
+    max_memory: int | None = DEFAULT_MEMORY,
 ) -> LiveRun:
     """Start a program (a compiled C demo, say) as the run's first process, contained.
 
@@ -299,11 +378,16 @@ def start_program(
         max_output=max_output,
         enforce=enforce,
         stdin=stdin,
+        max_memory=max_memory,
     )
-    return LiveRun(cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env)
+    return _new_live_run(
+        cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env
+    )
 
 
-def run_program(argv: Sequence[str | os.PathLike[str]], **limits: Any) -> ContainedRun:
+def run_program(
+    argv: Sequence[str | os.PathLike[str]], **limits: Unpack[ProgramLimits]
+) -> ContainedRun:
     """Run a program contained, to the end; see :func:`start_program`.
 
     >>> run_program(["sh", "-c", "exit 5"]).status

@@ -579,7 +579,14 @@ def test_block_buffered_output_is_duplicated_by_fork_as_with_a_pipe() -> None:
         ({"timeout": "5"}, TypeError),
         ({"timeout": False}, TypeError),
         ({"sample_interval": 0}, ValueError),
+        ({"sample_interval": "0.1"}, TypeError),
+        ({"max_events": 0}, ValueError),
+        ({"max_events": 1.5}, TypeError),
+        ({"max_output": -1}, ValueError),
+        ({"max_output": "1"}, TypeError),
         ({"enforce": "never"}, ValueError),
+        ({"enforce": 1}, TypeError),
+        ({"max_processes": 4_194_305}, ValueError),
     ],
 )
 def test_bad_limits_are_refused_before_anything_starts(
@@ -587,6 +594,16 @@ def test_bad_limits_are_refused_before_anything_starts(
 ) -> None:
     with pytest.raises(error, match=next(iter(kwargs))):
         sandbox.run("print('not run')", **kwargs)
+
+
+def test_a_budget_past_the_kernels_limit_is_refused_not_weakened() -> None:
+    with pytest.raises(ValueError, match="at most 4194304"):
+        sandbox.run("pass", max_processes=10**7)
+
+
+def test_a_live_run_is_made_by_start_only() -> None:
+    with pytest.raises(TypeError, match=r"sandbox.start\(\)"):
+        sandbox.LiveRun({}, snapshots=False, sample_interval=0.1)  # type: ignore[arg-type]
 
 
 def test_bad_code_is_refused_or_reported() -> None:
@@ -782,6 +799,26 @@ def test_stdin_text_reaches_the_first_process_and_its_children() -> None:
     assert sandbox.run("import sys; print(repr(sys.stdin.read()))").stdout == "''\n"  # /dev/null
 
 
+def _first_event(data: bytes | None) -> tuple[float, str]:
+    started = time.monotonic()
+    code = "import sys; print(len(sys.stdin.buffer.read()))"
+    with sandbox.start(code, stdin=data, timeout=60) as live:
+        first = live.poll(30)
+        took = time.monotonic() - started
+        assert first
+        return took, live.result().stdout
+
+
+def test_a_large_stdin_starts_about_as_fast_as_a_small_one() -> None:
+    """100 MiB of stdin: written once (a memfd), never pushed through the configuration pipe; it
+    was quadratic (40 MiB took over 10 s to start). Compared with a trivial run measured here."""
+    small = min(_first_event(b"x")[0] for _ in range(3))
+    took, out = _first_event(b"y" * (100 << 20))
+    assert out == f"{100 << 20}\n"
+    assert took < 25 * small + 0.5, (took, small)
+    assert _first_event(b"z" * 70000)[1] == "70000\n"  # just over the inline size
+
+
 def test_stdin_of_the_wrong_type() -> None:
     with pytest.raises(TypeError, match="stdin must be str, bytes or None, not int"):
         sandbox.run("pass", stdin=5)
@@ -842,3 +879,72 @@ time.sleep(30)
     assert r.killed == "over budget" or (r.refusals > 0 and r.timed_out)
     assert not r.timed_out or r.refusals > 0
     assert not alive(seen) and r.leaked == 0
+
+
+@pytest.mark.skipif(
+    not KERNEL_BUDGET, reason="needs root and cgroups (the course machines have them)"
+)
+def test_the_run_gets_one_cpu_and_its_memory_limit_from_cgroups() -> None:
+    """Read from outside, in the kernel's own files: the run's cpu and memory cgroups."""
+    code = "import time; print('ready', flush=True); time.sleep(30)"
+    with sandbox.start(code, timeout=60, max_memory=300 << 20) as live:
+        wait_until(lambda: any(e.kind == "stdout" for e in live.poll(0.05)), "the run to start")
+        parent = next(e.pid for e in live.events if e.kind == "start")
+        groups = Path(f"/proc/{parent}/cgroup").read_text().splitlines()
+        where = {
+            c: path for _n, cs, path in (g.split(":", 2) for g in groups) for c in cs.split(",")
+        }
+        cpu = Path(f"/sys/fs/cgroup/cpu{where['cpu']}")
+        memory = Path(f"/sys/fs/cgroup/memory{where['memory']}")
+        assert cpu.name.startswith("fork110-") and memory.name.startswith("fork110-")
+        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "100000"
+        assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
+        assert (memory / "memory.limit_in_bytes").read_text().strip() == str(300 << 20)
+        live.kill()
+        r = live.result()
+    assert r.memory == "cgroup" and r.leaked == 0
+    assert not cpu.exists() and not memory.exists()  # removed with the run
+
+
+SEALED = """
+import os
+lines = open("/proc/self/cgroup").read().splitlines()
+where = {c: p for _n, cs, p in (l.split(":", 2) for l in lines) for c in cs.split(",")}
+attempts = [("pids", "pids.max", "max"), ("memory", "memory.limit_in_bytes", "-1"),
+            ("memory", "memory.oom_control", "1"), ("cpu", "cpu.cfs_quota_us", "-1")]
+for ctl, name, value in attempts:
+    path = f"/sys/fs/cgroup/{ctl}{where[ctl]}/{name}"
+    try:
+        os.chmod(path, 0o666)
+    except OSError:
+        pass
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+        print(name, "written")
+    except OSError:
+        print(name, "refused")
+for _ in range(20):
+    try:
+        if os.fork() == 0:
+            os.read(os.open("/dev/null", os.O_RDONLY), 1)
+            import time; time.sleep(30)
+            os._exit(0)
+    except BlockingIOError:
+        pass
+"""
+
+
+@pytest.mark.skipif(
+    not KERNEL_BUDGET, reason="needs root and cgroups (the course machines have them)"
+)
+def test_root_in_a_run_cannot_lift_its_own_limits() -> None:
+    r = sandbox.run(SEALED, max_processes=4, timeout=1.0)
+    assert r.stdout.split("\n")[:4] == [
+        "pids.max refused",
+        "memory.limit_in_bytes refused",
+        "memory.oom_control refused",
+        "cpu.cfs_quota_us refused",
+    ]
+    assert r.peak_processes <= 4 and r.refusals > 0  # the kernel's budget still holds
+    assert r.killed != "over budget" and r.leaked == 0

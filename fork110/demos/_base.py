@@ -13,11 +13,16 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fork110 import sandbox
 from fork110.ps import Snapshot
 from fork110.sandbox import ContainedRun, Event, LiveRun
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from fork110.sandbox import Limits
 
 from ._c import C_SOURCES, CProgram, compile_c
 from ._rs import RUST_SOURCES, RustProgram, compile_rust
@@ -183,7 +188,7 @@ class Demo:
         return self.variants[fixed]
 
     def run(
-        self, fixed: bool | str = False, *, language: str = "python", **limits: Any
+        self, fixed: bool | str = False, *, language: str = "python", **limits: Unpack[Limits]
     ) -> DemoResult:
         """Run one variant contained and explain what it showed.
 
@@ -196,7 +201,7 @@ class Demo:
             return live.result()
 
     def start(
-        self, fixed: bool | str = False, *, language: str = "python", **limits: Any
+        self, fixed: bool | str = False, *, language: str = "python", **limits: Unpack[Limits]
     ) -> DemoRun:
         """Start one variant contained and return at once: iterate the :class:`DemoRun` for events as
         they happen (the terminal and the widgets do), then take its :meth:`DemoRun.result`."""
