@@ -20,11 +20,13 @@ from fork110.exercises._course import PREDICTIONS, notebook
 from fork110.exercises._generate import generate, kinds
 from fork110.exercises._predict import Comparison, Prediction, fields, predict, run_facts
 from fork110.exercises._question import AnswerError, Question, Verdict
+from fork110.exercises._widget import Practice, practice
 
 __all__ = [
     "PREDICTIONS",
     "AnswerError",
     "Comparison",
+    "Practice",
     "Prediction",
     "Question",
     "Verdict",
@@ -32,6 +34,7 @@ __all__ = [
     "generate",
     "kinds",
     "notebook",
+    "practice",
     "predict",
     "run_facts",
 ]

@@ -317,8 +317,8 @@ def random_program(
             acts.append(Action("fork"))
         elif x < fork + child:
             acts.append(Action("child", next(letters), exits=rng.random() < exit))
-        elif x < fork + child + wait:
-            acts.append(Action("wait"))
+        elif x < fork + child + wait and any(a.kind in ("fork", "child") for a in acts):
+            acts.append(Action("wait"))  # (a wait before any fork would have nothing to wait for)
         else:
             acts.append(Action("print", next(letters)))
     return Program(tuple(acts))
