@@ -2,7 +2,7 @@
 
 >>> q = generate(7, kind="prints")
 >>> q.check(q.solution())
-<Verdict right: Right: ...>
+✓ Right: ...
 >>> generate(7, kind="prints").text == q.text  # the same seed, the same question, anywhere
 True
 """
@@ -427,7 +427,7 @@ def _orderings(rng: random.Random, knobs: dict[str, Any], language: str, runs: i
         if not 2 <= len(s.nodes) <= 6:
             return False
         orders = s.orderings(limit=40)
-        if orders is None or len(orders) > 24:
+        if orders is None or not 2 <= len(orders) <= 24:
             return False
         found[:] = [orders]
         return True

@@ -189,7 +189,7 @@ class Program:
     def python(self, markers: bool = False) -> str:
         """The program in Python (with ``markers``, every process also prints ``@k`` after
         carrying out action ``k``, for runs that check what happened at each action)."""
-        lines = [PY_HEADER.rstrip("\n"), ""]
+        lines = [PY_HEADER.rstrip("\n"), "", ""]
         for k, action in enumerate(self.actions, 1):
             code = action.python()
             lines.append(f"{code[0]}  # {k}")

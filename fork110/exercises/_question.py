@@ -3,7 +3,7 @@
 >>> q = Question("How many?", check=lambda a: Verdict(a == 2, "right" if a == 2 else "no"),
 ...              hints=("count them", "it is even"), answer=2)
 >>> q.check(2)
-<Verdict right: right>
+✓ right
 >>> bool(q.check(3)), q.check(3).message
 (False, 'no')
 >>> q.hint(), q.hint(), q.hint()
@@ -45,7 +45,7 @@ class Verdict:
         return f"{'✓' if self.right else '✗'} {self.message}"
 
     def __repr__(self) -> str:
-        return f"<Verdict {'right' if self.right else 'wrong'}: {self.message}>"
+        return str(self)
 
     def _repr_html_(self) -> str:
         import html
