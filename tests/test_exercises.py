@@ -14,13 +14,13 @@ from fork110.exercises import (
     AnswerError,
     Practice,
     Verdict,
+    _facts,
     fields,
     generate,
     kinds,
     predict,
     run_facts,
 )
-from fork110.exercises import _facts
 from fork110.exercises._program import Action, Program
 
 FORK3 = Program((Action("fork"), Action("fork"), Action("fork"), Action("print", "A")))
@@ -64,7 +64,9 @@ def test_the_c_form_says_the_same_program() -> None:
 def test_born_at_reads_the_action_of_each_fork_from_markers() -> None:
     prog = Program((Action("print", "A"), Action("fork"), Action("child", "B")))
     run = sandbox.run(prog.python(markers=True))
-    assert _facts.born_at(run) == {n: p.born_at for n, p in prog.simulate().procs.items() if p.parent}
+    assert _facts.born_at(run) == {
+        n: p.born_at for n, p in prog.simulate().procs.items() if p.parent
+    }
 
 
 @pytest.mark.parametrize("kind", kinds())
@@ -101,7 +103,10 @@ def test_the_same_seed_gives_the_same_question_in_any_interpreter() -> None:
         for h in (1, 2)
     }
     assert len(outs) == 1
-    assert outs.pop() == "\n".join((generate(123).kind, generate(123).text, generate(123).program)) + "\n"
+    assert (
+        outs.pop()
+        == "\n".join((generate(123).kind, generate(123).text, generate(123).program)) + "\n"
+    )
 
 
 def test_seeds_and_kinds_vary() -> None:
@@ -149,7 +154,9 @@ def test_bad_knobs_get_a_clear_message(kwargs: dict[str, object], error: type, w
         ("trees", {"a": 1}, "one tree per action"),
     ],
 )
-def test_malformed_answers_get_a_verdict_naming_the_expected_form(kind: str, answer: object, words: str) -> None:
+def test_malformed_answers_get_a_verdict_naming_the_expected_form(
+    kind: str, answer: object, words: str
+) -> None:
     verdict = generate(5, kind=kind).check(answer)
     assert isinstance(verdict, Verdict) and not verdict
     assert words in verdict.message
@@ -161,7 +168,9 @@ def test_hints_are_graded_and_the_solution_is_accepted_as_text_too() -> None:
     assert first.startswith("Hint 1/3") and second.startswith("Hint 2/3") and third == again
     text = ", ".join(f"{k}={v}" for k, v in q.solution().items())
     assert q.check(text)
-    assert q.check({k: "init (pid 1 of the run)" if v == "init" else v for k, v in q.solution().items()})
+    assert q.check(
+        {k: "init (pid 1 of the run)" if v == "init" else v for k, v in q.solution().items()}
+    )
 
 
 def test_answer_error_is_a_value_error() -> None:
@@ -170,13 +179,23 @@ def test_answer_error_is_a_value_error() -> None:
 
 def _quiz(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PY, "-m", "fork110", "quiz", *args], input=stdin, capture_output=True, text=True, timeout=120
+        [PY, "-m", "fork110", "quiz", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_quiz_reads_the_answer_from_stdin_and_exits_0_when_right() -> None:
     q = generate(21, kind="prints")
-    right = _quiz("--seed", "21", "--kind", "prints", stdin=", ".join(f"{k}={v}" for k, v in q.solution().items()))
+    right = _quiz(
+        "--seed",
+        "21",
+        "--kind",
+        "prints",
+        stdin=", ".join(f"{k}={v}" for k, v in q.solution().items()),
+    )
     assert right.returncode == 0, right.stdout + right.stderr
     assert q.text.splitlines()[0] in right.stdout and "✓" in right.stdout
     wrong = _quiz("--seed", "21", "--kind", "prints", stdin="A=100")
@@ -194,7 +213,11 @@ def test_quiz_reveal_prints_question_answer_and_the_confirming_run() -> None:
 
 def test_quiz_bad_arguments_say_what_was_expected_without_a_traceback() -> None:
     out = _quiz("--kind", "nope")
-    assert out.returncode == 2 and "kind must be one of" in out.stderr and "Traceback" not in out.stderr
+    assert (
+        out.returncode == 2
+        and "kind must be one of" in out.stderr
+        and "Traceback" not in out.stderr
+    )
     listed = _quiz("--list")
     assert listed.returncode == 0 and listed.stdout.split()[0] == "tree"
 
