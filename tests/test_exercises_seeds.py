@@ -27,7 +27,9 @@ def _disagreement(seed: int) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("first", range(0, SEEDS, BATCH), ids=lambda s: f"seeds-{s}-{s + BATCH - 1}")
+@pytest.mark.parametrize(
+    "first", range(0, SEEDS, BATCH), ids=lambda s: f"seeds-{s}-{s + BATCH - 1}"
+)
 def test_reference_answers_agree_with_the_kernel(first: int) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         problems = [p for p in pool.map(_disagreement, range(first, first + BATCH)) if p]
