@@ -1,5 +1,7 @@
 """The terminal entry point: ``python -m fork110 demo NAME`` runs a slide's demo contained and prints
-the process tree as it changes, then what went wrong. ``python -m fork110 demo --list`` lists them."""
+the process tree as it changes, then what went wrong. ``python -m fork110 demo --list`` lists them.
+``python -m fork110 quiz [--seed N] [--kind K] [--reveal]`` asks a seeded question about a fork
+program, reads the answer from stdin and checks it (exit status 0 when right)."""
 
 from __future__ import annotations
 
@@ -34,8 +36,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--timeout", type=float, help="the watchdog, in seconds")
     demo.add_argument("--max-processes", type=int, help="the fork budget")
     demo.add_argument("--quiet", action="store_true", help="print only the explanation")
+    quiz = sub.add_parser(
+        "quiz", help="a seeded question about a fork program, checked by a real run"
+    )
+    quiz.add_argument("--seed", type=int, help="the question's seed (default: a random one)")
+    quiz.add_argument("--kind", help="the kind of question (see --list)")
+    quiz.add_argument("--difficulty", default="medium", help="easy, medium or hard")
+    quiz.add_argument("--c", action="store_true", help="show the program in C")
+    quiz.add_argument(
+        "--reveal", action="store_true", help="print the answer and the run that confirms it"
+    )
+    quiz.add_argument("--list", action="store_true", help="list the kinds of question")
     args = parser.parse_args(argv)
+    if args.command == "quiz":
+        return _quiz(args)
     return _demo(args)
+
+
+def _quiz(args: argparse.Namespace) -> int:
+    """Ask, read the answer (all of stdin), check; or, with --reveal, show the answer and its run."""
+    import random
+
+    from fork110 import exercises
+    from fork110.exercises._generate import KINDS
+
+    if args.list:
+        for kind, what in KINDS.items():
+            print(f"{kind:13} {what}")
+        return 0
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
+    try:
+        q = exercises.generate(
+            seed, kind=args.kind, difficulty=args.difficulty, language="c" if args.c else "python"
+        )
+    except (ValueError, TypeError) as exc:
+        print(f"fork110 quiz: {exc}", file=sys.stderr)
+        return 2
+    print(f"Question (seed {seed}, {q.kind}):")
+    print(q.text)
+    print()
+    print(q.program)
+    if args.reveal:
+        print("Answer:")
+        print(_shown(q.solution()))
+        print()
+        print(q.explanation)
+        agrees = q.verify()
+        runs = q.last_run if isinstance(q.last_run, list) else [q.last_run]
+        print()
+        print(
+            f"Confirmed by {'a contained run' if len(runs) == 1 else f'{len(runs)} contained runs'}:"
+        )
+        print(runs[-1].transcript(output=True))
+        print("the kernel agrees" if agrees else "the kernel DISAGREES with the reference answer")
+        return 0 if agrees else 1
+    if sys.stdin.isatty():
+        print("Your answer (end with Ctrl-D):", flush=True)
+    answer = sys.stdin.read().strip()
+    verdict = q.check(answer)
+    print(verdict)
+    if not verdict:
+        print(f"(again: --seed {seed}; a hint: {q.hint()})")
+    return 0 if verdict else 1
+
+
+def _shown(answer: object) -> str:
+    """An answer as the terminal takes it back."""
+    if isinstance(answer, dict):
+        return ", ".join(f"{k}={v}" for k, v in answer.items())
+    if isinstance(answer, (set, frozenset)):
+        return " ".join(sorted(answer))
+    if isinstance(answer, list):
+        return "\n\n".join(str(a) for a in answer)
+    return str(answer)
 
 
 def _demo(args: argparse.Namespace) -> int:

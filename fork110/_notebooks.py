@@ -3,15 +3,47 @@
 Each notebook runs top to bottom in a fresh kernel of this interpreter, with a time limit per cell;
 execution counts are renumbered and timing metadata dropped so that diffs show only real changes.
 After the run, no process the notebook started may still be alive (the kernel's own tree is checked).
+
+Each notebook is stamped (``metadata.fork110.package``) with :func:`package_hash`, a hash of the
+package's sources it was executed against; ``tests/test_exercises_notebooks.py`` fails when a
+stamp differs from the sources now (the stored outputs are stale: run ``make notebooks``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
-__all__ = ["execute", "main"]
+__all__ = ["SOURCES", "execute", "main", "package_hash", "stamp"]
+
+SOURCES = (".py", ".c", ".cpp", ".h")
+"""The files whose content the stamp covers: what a notebook's outputs can depend on."""
+
+
+def package_hash(root: Path | None = None) -> str:
+    """A hash of the package's sources (every ``.py``, ``.c``, ``.cpp``, ``.h`` under ``fork110/``,
+    by relative path and content), the same on every machine.
+
+    >>> len(package_hash()), package_hash() == package_hash()
+    (64, True)
+    """
+    base = Path(__file__).resolve().parent if root is None else root
+    digest = hashlib.sha256()
+    for path in sorted(
+        p for p in base.rglob("*") if p.suffix in SOURCES and "__pycache__" not in p.parts
+    ):
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return digest.hexdigest()
+
+
+def stamp(nb: object) -> str | None:
+    """The package hash a notebook (as nbformat reads it) was executed against, if stamped."""
+    meta = getattr(nb, "metadata", {})
+    value = meta.get("fork110", {}).get("package") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def execute(path: Path, timeout: int = 120) -> None:
@@ -29,6 +61,7 @@ def execute(path: Path, timeout: int = 120) -> None:
     client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    nb.metadata.setdefault("fork110", {})["package"] = package_hash()
     nbformat.write(nb, path)  # type: ignore[no-untyped-call]
 
 
