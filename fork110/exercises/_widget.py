@@ -76,7 +76,7 @@ def practice(seed: int = 0, kind: str | None = None, difficulty: str = "medium")
     """The practice widget: seed, difficulty, kind, an answer box, Check, Hint, Reveal, and Run it
     for real (the program runs contained; its transcript and tree are shown)."""
     try:
-        import ipywidgets as w  # type: ignore[import-untyped]
+        import ipywidgets as w
     except ImportError as exc:  # pragma: no cover - ipywidgets is a dependency
         raise ImportError("the practice widget needs ipywidgets (pip install ipywidgets)") from exc
 
