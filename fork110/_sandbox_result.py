@@ -103,7 +103,7 @@ class ContainedRun:
 
     >>> run = ContainedRun((Event(0.1, "stdout", "parent", 5, "hi\\n"),), "hi\\n", "", ExitStatus(0))
     >>> run
-    <ContainedRun exit status: 0, 1 process (peak 0), 0 left>
+    <ContainedRun exit status: 0, 1 process (peak 0), nothing left running>
     >>> run.output("parent")
     'hi\\n'
     """
@@ -134,7 +134,7 @@ class ContainedRun:
         how = "timed out" if self.timed_out else str(self.status)
         return (
             f"<ContainedRun {how}, {n} process{'es' if n != 1 else ''} "
-            f"(peak {self.peak_processes}), {self.leaked} left>"
+            f"(peak {self.peak_processes}), {self._left()}>"
         )
 
     def __str__(self) -> str:
@@ -218,7 +218,7 @@ class ContainedRun:
         """One line: how it ended, how many processes, the budget, what was left.
 
         >>> ContainedRun((), "", "", ExitStatus(0)).summary()
-        'parent: exit status: 0; 0 processes, peak 0 of 32; 0 left'
+        'parent: exit status: 0; 0 processes, peak 0 of 32; nothing left running'
         """
         n = len(self.processes())
         parts = [f"parent: {self.status}"]
@@ -231,5 +231,8 @@ class ContainedRun:
         )
         if self.refusals:
             parts.append(f"{self.refusals} fork{'s' if self.refusals != 1 else ''} refused")
-        parts.append(f"{self.leaked} left")
+        parts.append(self._left())
         return "; ".join(parts)
+
+    def _left(self) -> str:
+        return "nothing left running" if not self.leaked else f"{self.leaked} LEFT RUNNING"

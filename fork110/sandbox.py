@@ -408,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parent exited (exit status: 0)
     supervisor reaped parent (exit status: 0)
     end: parent exit status: 0; 1 process; nothing left
-    parent: exit status: 0; 1 process, peak 1 of 4; 0 left
+    parent: exit status: 0; 1 process, peak 1 of 4; nothing left running
     0
     """
     import argparse

@@ -97,7 +97,7 @@ def test_output_status_and_events() -> None:
     ]
     assert not r.timed_out and r.leaked == 0 and r.peak_processes == 1
     assert not alive(seen)
-    assert repr(r) == "<ContainedRun exit status: 3, 1 process (peak 1), 0 left>"
+    assert repr(r) == "<ContainedRun exit status: 3, 1 process (peak 1), nothing left running>"
 
 
 def test_runs_like_python_c() -> None:
