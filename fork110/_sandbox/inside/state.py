@@ -25,9 +25,9 @@ import fcntl
 import os
 import time
 
-from fork110 import _sandbox_wire as wire
-from fork110._sandbox_procs import members, read_stat
-from fork110._sandbox_relay import marker
+from fork110._sandbox.inside import wire
+from fork110._sandbox.inside.procs import members, read_stat
+from fork110._sandbox.inside.relay import marker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ if __name__ == "__main__" and "fork110" not in sys.modules:
     # and more, which the supervisor does not need), and drop this directory from sys.path.
     del sys.path[0]
     _pkg = type(sys)("fork110")
-    _pkg.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+    _pkg.__path__ = [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))]
     sys.modules["fork110"] = _pkg
 
 import _socket
@@ -39,9 +39,9 @@ import select
 import signal
 import time
 
-from fork110 import _sandbox_wire as wire
-from fork110._sandbox_cgroup import PREFIX, RunCgroup, remove_stale
-from fork110._sandbox_procs import (
+from fork110._sandbox.inside import wire
+from fork110._sandbox.inside.cgroup import PREFIX, RunCgroup, remove_stale
+from fork110._sandbox.inside.procs import (
     descendants,
     kill_until_gone,
     read_cmdline,
@@ -49,13 +49,13 @@ from fork110._sandbox_procs import (
     read_wchan,
     reap_all,
 )
-from fork110._sandbox_tracker import Proc, Tracker
+from fork110._sandbox.inside.tracker import Proc, Tracker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import cast
 
-    from fork110._sandbox_wire import Config
+    from fork110._sandbox.inside.wire import Config
 else:
 
     def cast(_type: object, value: object) -> object:
@@ -207,7 +207,7 @@ class Supervisor(Tracker):
         go_r, go_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            from fork110 import _sandbox_child as child
+            from fork110._sandbox.inside import child
 
             self.sock.detach()  # its fd is closed with the others; the object must not own it
             if self.cfg["mode"] == "program":

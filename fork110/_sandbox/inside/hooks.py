@@ -31,9 +31,9 @@ import posix
 import sys
 
 from fork110 import _layouts
-from fork110 import _sandbox_state as state_
-from fork110 import _sandbox_wire as wire
-from fork110._sandbox_state import (
+from fork110._sandbox.inside import state as state_
+from fork110._sandbox.inside import wire
+from fork110._sandbox.inside.state import (
     RunState,
     argv_text,
     budget_lock,

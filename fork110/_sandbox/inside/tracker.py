@@ -24,9 +24,8 @@ import os
 import select
 import time
 
-from fork110 import _sandbox_relay as relay
-from fork110 import _sandbox_wire as wire
-from fork110._sandbox_procs import read_stat
+from fork110._sandbox.inside import relay, wire
+from fork110._sandbox.inside.procs import read_stat
 
 __all__ = ["Pending", "Proc", "Tracker"]
 

@@ -132,7 +132,7 @@ class FrameError(ValueError):
     >>> Unframer(max_size=8).feed(b"\\xff\\xff\\xff\\xff")
     Traceback (most recent call last):
     ...
-    fork110._sandbox_wire.FrameError: a frame of 4294967295 bytes, over the cap of 8
+    fork110._sandbox.inside.wire.FrameError: a frame of 4294967295 bytes, over the cap of 8
     """
 
 
