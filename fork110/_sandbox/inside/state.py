@@ -2,10 +2,10 @@
 
 :class:`RunState` is this process's part of the run (forks copy it; the child then updates its
 copy). :func:`send` reports an event: a datagram on the supervisor's abstract unix socket (see
-:mod:`fork110._sandbox_wire`), then a marker in the process's own relay pipes, so the supervisor
-places the event exactly among the process's output (see :mod:`fork110._sandbox_relay`).
+:mod:`fork110._sandbox.inside.wire`), then a marker in the process's own relay pipes, so the supervisor
+places the event exactly among the process's output (see :mod:`fork110._sandbox.inside.relay`).
 
-The limits, used by the wrappers of :mod:`fork110._sandbox_hooks`:
+The limits, used by the wrappers of :mod:`fork110._sandbox.inside.hooks`:
 
 * the fork budget where the kernel does not enforce it (no pids cgroup): under a lock (a file
   lock between processes, a thread lock within one), count the run's processes, zombies too,

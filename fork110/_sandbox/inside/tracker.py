@@ -1,7 +1,7 @@
 """The supervisor's bookkeeping: the run's processes, their names, pipes and events, in order.
 
 Each process (:class:`Proc`) has a queue of the events it reported and its relay
-:class:`~fork110._sandbox_relay.Stream` s. An event leaves its queue (and is emitted to the
+:class:`~fork110._sandbox.inside.relay.Stream` s. An event leaves its queue (and is emitted to the
 caller) only when every relay pipe it marked has been read up to its marker, so a process's
 output and its events come out in the order the process made them. A child's events and output
 wait until its parent's ``fork`` has been emitted (it is *announced*). Events the supervisor
