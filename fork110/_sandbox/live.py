@@ -1,6 +1,6 @@
 """The caller's side of a contained run: start the supervisor, take its events, never leave anything.
 
-A :class:`LiveRun` starts the supervisor (``python -S _sandbox_supervisor.py``) through
+A :class:`LiveRun` starts the supervisor (``python -S inside/supervisor.py``) through
 :class:`fork110.Command` with three pipes: its stdin is the *lifeline* (configuration first,
 then command bytes; when this process dies, even by SIGKILL, the kernel closes it and the
 supervisor kills the run), its stdout carries the event frames, its stderr its own complaints.

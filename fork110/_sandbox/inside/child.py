@@ -97,7 +97,7 @@ def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
     As root, ``kill(-1, SIGKILL)`` would take the whole machine down; C code could kill, stop or
     cripple the notebook kernel or the supervisor by pid. Other pids stay reachable from C code
     (only a pid namespace could hide them), and so do threads the caller starts later; Python
-    code is held to the run's own processes by :mod:`fork110._sandbox_hooks`. Returns False where
+    code is held to the run's own processes by :mod:`fork110._sandbox.inside.hooks`. Returns False where
     no filter could be installed (another architecture, no seccomp).
 
     >>> callable(protect)

@@ -4,7 +4,7 @@ The run is everything below its supervisor. The supervisor is a child subreaper,
 is adopted by it rather than by init and stays below it; a process that leaves the run's session
 (``setsid``) is still below it. Membership is therefore "a descendant of the supervisor", and,
 for when the supervisor itself has gone, "in the supervisor's session" (plus the run's cgroup,
-see :mod:`fork110._sandbox_cgroup`, which nothing can leave).
+see :mod:`fork110._sandbox.inside.cgroup`, which nothing can leave).
 
 Only ``os`` is imported: the supervisor and every process of a run load this module.
 

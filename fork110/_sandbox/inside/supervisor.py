@@ -3,10 +3,10 @@
 Started by the caller (through :class:`fork110.Command`) as ``python -S <this file>``, it reads
 its configuration from stdin, then: makes itself a session leader and a child subreaper (so
 every orphan of the run is adopted by it, not by init), makes the run's cgroups, forks the run's
-first process ("parent", see :mod:`fork110._sandbox_child`) and supervises until the run is over:
+first process ("parent", see :mod:`fork110._sandbox.inside.child`) and supervises until the run is over:
 
 * it relays every process's output, line by line, and the events the processes report
-  (:mod:`fork110._sandbox_hooks`), as frames on its stdout, in causal order per process;
+  (:mod:`fork110._sandbox.inside.hooks`), as frames on its stdout, in causal order per process;
 * it watches each process with a pidfd (exit), reaps whatever it adopts, and finds processes
   started by C code by walking its descendants every ``scan`` seconds;
 * the watchdog: at ``timeout`` it records who is still alive and in what state, then kills all;
