@@ -25,6 +25,7 @@ import fcntl
 import os
 import time
 
+from fork110._proc import child_name
 from fork110._sandbox.inside import wire
 from fork110._sandbox.inside.procs import members, read_stat
 from fork110._sandbox.inside.relay import marker
@@ -116,7 +117,7 @@ class RunState:
         >>> s.child_name(2), RunState("@x", "child-2", 32, False, "", 1, 1).child_name(1)
         ('child-2', 'child-2.1')
         """
-        return f"child-{number}" if self.name == "parent" else f"{self.name}.{number}"
+        return child_name(self.name, number)
 
 
 _state: RunState | None = None

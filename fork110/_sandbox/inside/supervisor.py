@@ -39,6 +39,7 @@ import select
 import signal
 import time
 
+from fork110._proc import state_phrase
 from fork110._sandbox.inside import wire
 from fork110._sandbox.inside.cgroup import PREFIX, RunCgroup, remove_stale
 from fork110._sandbox.inside.procs import (
@@ -67,14 +68,6 @@ __all__ = ["Supervisor", "main"]
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_DUMPABLE = 4
 _IN = select.POLLIN | select.POLLHUP | select.POLLERR
-_STATE_WORDS = {
-    "R": "running",
-    "S": "sleeping",
-    "D": "in disk sleep",
-    "Z": "a zombie",
-    "T": "stopped",
-    "t": "traced",
-}
 
 
 _CMSG_ROOM = _socket.CMSG_SPACE(16) + _socket.CMSG_SPACE(12)  # 4 fds, and the sender's ucred
@@ -396,7 +389,7 @@ class Supervisor(Tracker):
                     st.sid,
                 )
             )
-            how = _STATE_WORDS.get(st.state, st.state)
+            how = state_phrase(st.state)
             where = f" in {wchan}" if wchan and st.state in "SD" else ""
             words.append(f"{proc.name} ({how}{where})")
         self.timed_out = True

@@ -24,6 +24,7 @@ import os
 import select
 import time
 
+from fork110._proc import child_name, child_number
 from fork110._sandbox.inside import relay, wire
 from fork110._sandbox.inside.procs import read_stat
 
@@ -184,13 +185,13 @@ class Tracker:
                 n = self.counters.get(base, 0)
                 while True:
                     n += 1
-                    name = f"child-{n}" if base == "parent" else f"{base}.{n}"
+                    name = child_name(base, n)
                     if name not in self.names:
                         break
         if base is not None:
-            tail = name.rpartition("-" if base == "parent" else ".")[2]
-            if tail.isdigit():
-                self.counters[base] = max(self.counters.get(base, 0), int(tail))
+            number = child_number(name, base)
+            if number is not None:
+                self.counters[base] = max(self.counters.get(base, 0), number)
         self.names.add(name)
         proc = Proc(pid, name, ppid, hooked)
         self.procs[pid] = proc
