@@ -133,6 +133,8 @@ def test_parse_stat_counts_fields_from_the_last_paren() -> None:
     assert (st.comm, st.state, st.ppid, st.pgrp, st.sid, st.tpgid) == ("x) (y)", "Z", 4, 5, 6, 8)
     assert (st.nice, st.threads, st.start_ticks, st.exit_code) == (19, 20, 22, 52)
     assert st.key == (5, 22)
+    alive = parse_stat(5, b"5 (x) S " + tail)  # exit_code is a dead process's only
+    assert alive is not None and (alive.start_ticks, alive.exit_code) == (22, 0)
     assert parse_stat(5, b"5 (no closing paren S 1 2 3") is None
     assert parse_stat(5, b"5 (x) S " + b" ".join([b"1"] * 18)) is None  # cut short
     short = parse_stat(5, b"5 (x) S " + b" ".join([b"1"] * 19))  # an old kernel: no exit_code
