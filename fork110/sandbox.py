@@ -98,13 +98,13 @@ import sys
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from fork110._sandbox_live import LiveRun, SandboxError, _new_live_run
-from fork110._sandbox_result import ContainedRun, Event
+from fork110._sandbox.live import LiveRun, SandboxError, _new_live_run
+from fork110._sandbox.result import ContainedRun, Event
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from fork110._sandbox_wire import Config
+    from fork110._sandbox.inside.wire import Config
 
 Enforce = Literal["auto", "wrapper", "none"]
 """How the fork budget is enforced: ``"auto"`` (the strongest the machine allows), ``"wrapper"``

@@ -22,8 +22,8 @@ import pytest
 
 import fork110
 from fork110 import Command, Stdio, sandbox
-from fork110._sandbox_cgroup import RunCgroup
-from fork110._sandbox_procs import descendants, read_stat
+from fork110._sandbox.inside.cgroup import RunCgroup
+from fork110._sandbox.inside.procs import descendants, read_stat
 from fork110.sandbox import ContainedRun, Event
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

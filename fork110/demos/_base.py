@@ -40,7 +40,7 @@ __all__ = [
 
 Facts = dict[str, Any]
 LANGUAGES = ("python", "c", "rust")
-_STARTING = "_sandbox_supervisor"  # the first process's command line until it becomes the program
+_STARTING = "/_sandbox/inside/supervisor.py"  # the first process's command line until it becomes the program
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from ._static import Static, StaticCopy, replace_in_cell
 
 __all__ = ["TreeView"]
 
-_STARTING = "_sandbox_supervisor"  # the run's first process before it becomes the student's code
+_STARTING = "/_sandbox/inside/supervisor.py"  # the first process, before it becomes the code
 _views: weakref.WeakSet[TreeView] = weakref.WeakSet()
 EventListener = Callable[[list[Event]], None]
 EndListener = Callable[[ContainedRun | None], None]
