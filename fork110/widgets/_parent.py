@@ -115,8 +115,10 @@ with open(fifo) as commands:
         elif word == "quit":
             left = len(kids)
             who = "its child becomes an orphan" if left == 1 else f"its {left} children become orphans"
-            print(f"the parent exits without waiting: {who}, adopted by the subreaper, "
-                  "which reaps them" if left else "the parent exits; it has no child left")
+            them = "it" if left == 1 else "them"
+            print(f"the parent exits without waiting: {who}; the kernel hands {them} to the "
+                  f"run's reaper (pid 1 of the run, or the nearest subreaper), which reaps {them}"
+                  if left else "the parent exits; it has no child left")
             sys.stdout.flush()
             os._exit(0)
 """
