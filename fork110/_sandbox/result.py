@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fork110._ps_render import command_shown
 from fork110._status import ExitStatus
 from fork110.ps import ProcessInfo, Snapshot
 
@@ -68,7 +69,7 @@ class Event:
         if k in _OUTPUT:
             return f"{who} {'|' if k == 'stdout' else '!'} {text.removesuffix(chr(10))}"
         if k == "start":
-            return f"{who} started: {text}"
+            return f"{who} started: {command_shown(text)}"
         if k == "fork":
             return f"{who} forked {other}" + (f" ({text})" if text else "")
         if k == "spawn":
