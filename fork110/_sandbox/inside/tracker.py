@@ -350,12 +350,18 @@ class Tracker:
         return kind == wire.MSG_HELLO and rest[0].isdigit() and int(rest[0]) in self.procs
 
     def vouch(self, pid: int) -> bool:
-        """May a report name *pid* as one of the run's processes? Yes if we know it, if it is gone
-        already (nothing can be done to it), or if it is in the run now."""
+        """May a report name *pid* as one of the run's processes? Yes if we know it, if it is in
+        the run now, or if it is gone already (nothing can be done to it). Membership is asked
+        first: a short-lived child can end while it is being checked, and then it is gone.
+
+        >>> t = Tracker("T", None, 100, 1000, 1)
+        >>> t.vouch(2**22 + 1), t.vouch(0)
+        (True, False)
+        """
         known = self.procs.get(pid)
         if known is not None and not known.reaped:
             return True
-        return pid > 0 and (read_stat(pid) is None or self.member(pid))
+        return pid > 0 and (self.member(pid) or read_stat(pid) is None)
 
     def handle(self, data: bytes, fds: list[int], sender: int = -1) -> list[int]:
         """One datagram from a run process; returns the fds it took ownership of.
