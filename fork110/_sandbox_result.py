@@ -128,6 +128,7 @@ class ContainedRun:
     max_memory: int | None = None
     memory: str = ""
     oom_kills: int = 0
+    namespace: bool = False
 
     def __repr__(self) -> str:
         n = len(self.processes())

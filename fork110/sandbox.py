@@ -98,6 +98,7 @@ import sys
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Literal, TypedDict
 
+from fork110 import _sandbox_ns
 from fork110._sandbox_live import LiveRun, SandboxError, _new_live_run
 from fork110._sandbox_result import ContainedRun, Event
 
@@ -236,6 +237,10 @@ def _config(
         "stdin_file": -1,
         "max_memory": max_memory,
         "memory_mode": "",
+        "namespaces": os.environ.get("FORK110_SANDBOX_NAMESPACES", "1").strip() != "0",
+        "hide": _sandbox_ns.runtime_dirs(),
+        "in_namespace": False,
+        "host_uid": -1,
     }
 
 
