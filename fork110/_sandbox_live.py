@@ -217,14 +217,49 @@ class LiveRun:
 
     @property
     def pid(self) -> int:
-        """The supervisor's pid (the run's processes are below it).
+        """The supervisor's pid as the caller sees it (the run's processes are below it). In a
+        run with its own pid namespace the supervisor is that namespace's pid 1, and this is
+        its pid outside (waiting, if need be, for the supervisor to say it).
 
         >>> from fork110.sandbox import start
         >>> with start("pass") as live:
-        ...     live.pid > 0
+        ...     live.pid > 1
         True
         """
-        return self._child.id()
+        end = time.monotonic() + _GRACE
+        while self._info is None and not self._done and time.monotonic() < end:
+            self._pump(0.05)
+        return self._ns_root or self._child.id()
+
+    def host_pid(self, pid: int) -> int | None:
+        """The pid the caller sees for the run's process *pid* (as the run itself names it, in
+        events and snapshots), None if it is not running (any more). The same pid where the run
+        shares the caller's pid namespace.
+
+        >>> from fork110.sandbox import start
+        >>> code = "import os, time; print(os.getpid(), flush=True); time.sleep(30)"
+        >>> with start(code, timeout=60) as live:
+        ...     pid = int(next(e for e in live if e.kind == "stdout").detail)
+        ...     host = live.host_pid(pid)
+        ...     open(f"/proc/{host}/cmdline").read().startswith("python <contained>")
+        True
+        """
+        if not self._ns_root:
+            st = read_stat(pid)
+            return pid if st is not None else None
+        return self._host_of(pid)
+
+    @property
+    def namespace(self) -> bool:
+        """True if the run has its own pid namespace (known once the supervisor has started it).
+
+        >>> from fork110.sandbox import start
+        >>> with start("pass") as live:
+        ...     _ = live.result()
+        ...     live.namespace in (True, False)
+        True
+        """
+        return bool(self._ns_root)
 
     @property
     def done(self) -> bool:
@@ -367,7 +402,8 @@ class LiveRun:
 
     def __repr__(self) -> str:
         state = "over" if self._done else "running"
-        return f"<LiveRun supervisor={self._child.id()} {state}, {len(self._events)} events>"
+        sup = self._ns_root or self._child.id()
+        return f"<LiveRun supervisor={sup} {state}, {len(self._events)} events>"
 
     # -- reading the supervisor -------------------------------------------------------------------
 
