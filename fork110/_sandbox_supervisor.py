@@ -373,6 +373,13 @@ class Supervisor(Tracker):
             p = st.ppid
         return self.cgroup is not None and pid in self.cgroup.procs()
 
+    def vouch(self, pid: int) -> bool:
+        """As :meth:`Tracker.vouch`; in the run's own pid namespace a pid not allocated there yet
+        (above ``ns_last_pid``) is no process of the run, gone or not: a pid from outside."""
+        if self.namespace and pid > _last_pid() and pid not in self.procs:
+            return False
+        return super().vouch(pid)
+
     def reap(self) -> None:
         for pid, status in reap_all():
             self.reaped(pid, status, self.pid)
@@ -639,6 +646,15 @@ def _size(n: int) -> str:
         if n >= 1 << shift:
             return f"{n / (1 << shift):g} {unit}"
     return f"{n} bytes"
+
+
+def _last_pid() -> int:
+    """The last pid this pid namespace gave (a pid namespace counts from 1 up)."""
+    try:
+        with open("/proc/sys/kernel/ns_last_pid", "rb") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1 << 22  # (unknown: no pid is ruled out)
 
 
 def read_ppid(pid: int) -> int:
