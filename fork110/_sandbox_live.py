@@ -30,12 +30,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, cast, get_args
 
 from fork110 import _sandbox_wire as wire
-from fork110._sandbox_ns import ns_ids
 from fork110._child import Child
 from fork110._command import Command
 from fork110._errors import Error, WaitTimeout
 from fork110._ps_proc import boot_time, clock_ticks
 from fork110._sandbox_cgroup import RunCgroup
+from fork110._sandbox_ns import ns_ids
 from fork110._sandbox_procs import descendants, kill_until_gone, members, read_stat
 from fork110._sandbox_result import ContainedRun, Event, EventKind
 from fork110._status import ExitStatus

@@ -135,7 +135,9 @@ def enter() -> int:
         try:
             _map_self(uid, gid)
         except OSError as exc:  # in a user namespace without ids: going on would be unsafe
-            raise SystemExit(f"fork110 supervisor: cannot map its uid in a new user namespace: {exc}")
+            raise SystemExit(
+                f"fork110 supervisor: cannot map its uid in a new user namespace: {exc}"
+            ) from None
     if unshare(CLONE_NEWPID | CLONE_NEWNS) != 0:
         return -1
     return os.fork()
@@ -259,13 +261,13 @@ def runtime_dirs(env: dict[str, str] | None = None) -> list[str]:
     if paths is not None:
         try:
             found.append(str(paths.jupyter_runtime_dir()))
-        except Exception:  # noqa: BLE001 - whatever its configuration does, we still hide ours
+        except Exception:  # whatever its configuration does, we still hide ours
             pass
     kernel = sys.modules.get("ipykernel.connect")
     if kernel is not None:
         try:
             found.append(os.path.dirname(str(kernel.get_connection_file())))
-        except Exception:  # noqa: BLE001 - not in a kernel after all
+        except Exception:  # not in a kernel after all
             pass
     out: list[str] = []
     for path in found:
