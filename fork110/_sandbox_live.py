@@ -241,7 +241,8 @@ class LiveRun:
         >>> with start(code, timeout=60) as live:
         ...     pid = int(next(e for e in live if e.kind == "stdout").detail)
         ...     host = live.host_pid(pid)
-        ...     open(f"/proc/{host}/cmdline").read().startswith("python <contained>")
+        ...     with open(f"/proc/{host}/cmdline") as f:
+        ...         f.read().startswith("python <contained>")
         True
         """
         if not self._ns_root:
