@@ -566,6 +566,7 @@ class LiveRun:
                 sid=ids[p.pid][2] if p.pid in ids else table.get(p.sid, p.sid),
             )
             for p in snap.processes
+            if p.pid in ids  # (gone between the two reads: it is not in the tree any more)
         )
         return Snapshot(snap.time, 1, procs)
 

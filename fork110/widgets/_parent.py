@@ -4,8 +4,9 @@ The kernel never forks. A small driver program runs contained (:data:`DRIVER`); 
 The kernel sends it one word per button press through a named pipe (FIFO) in a private temporary
 directory, and the driver does it: ``fork``, ``exit`` (tell the oldest running child to exit),
 ``wait`` (``waitpid`` one child), ``waitall`` (``waitpid(-1, WNOHANG)`` until none is left),
-``kill`` (SIGKILL a zombie), ``quit`` (the parent exits; its children become orphans, go to the
-subreaper and are reaped). The live :class:`TreeView` shows each state change.
+``kill`` (SIGKILL a zombie), ``quit`` (the parent exits; its children become orphans, go to
+pid 1, the run's init, or where the run has no pid namespace of its own to the subreaper, and
+are reaped). The live :class:`TreeView` shows each state change.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ with open(fifo) as commands:
         elif word == "quit":
             left = len(kids)
             who = "its child becomes an orphan" if left == 1 else f"its {left} children become orphans"
-            print(f"the parent exits without waiting: {who}, adopted by the subreaper, "
+            init = "pid 1, the run's init," if os.getppid() == 1 else "the subreaper,"
+            print(f"the parent exits without waiting: {who}, adopted by {init} "
                   "which reaps them" if left else "the parent exits; it has no child left")
             sys.stdout.flush()
             os._exit(0)
