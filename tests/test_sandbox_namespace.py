@@ -167,7 +167,7 @@ def test_no_host_pid_can_be_signalled_traced_or_limited(caller: Command) -> None
 
 
 CONNECTION_FILE = r'''
-import json, os, tempfile
+import json, os, shutil, tempfile
 from fork110 import sandbox
 runtime = tempfile.mkdtemp(prefix="fork110-runtime-")
 path = os.path.join(runtime, "kernel-1234.json")
@@ -195,7 +195,7 @@ r = sandbox.run(code, timeout=20)
 still = open(path).read()
 os.unlink(path)
 left = os.listdir(runtime)
-os.rmdir(runtime)
+shutil.rmtree(runtime)
 print(json.dumps({"namespace": r.namespace, "out": r.stdout, "still": still, "left": left,
                   "leaked": r.leaked}))
 '''
