@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from ._engine import read_both
 from ._errors import WaitTimeout
+from ._proc import read_stat, state_phrase
 from ._status import ExitStatus, Output
 from ._stdio import ChildStderr, ChildStdin, ChildStdout, _PipeEnd
 
@@ -387,14 +388,11 @@ class Child:
             return f"<Child pid={self._pid} exited ({self._status})>"
         if self._lost:
             return f"<Child pid={self._pid} lost: reaped by someone else, status unknown>"
-        try:
-            with open(f"/proc/{self._pid}/stat", "rb") as f:
-                state = f.read().rpartition(b")")[2].split()[0]
-        except OSError:
-            state = b"?"
-        if state == b"Z":
-            return f"<Child pid={self._pid} exited, not yet waited for (a zombie)>"
-        if state in (b"T", b"t"):
+        st = read_stat(self._pid)
+        state = "?" if st is None else st.state
+        if state == "Z":
+            return f"<Child pid={self._pid} exited, not yet waited for ({state_phrase(state)})>"
+        if state in ("T", "t"):
             return f"<Child pid={self._pid} stopped>"
         return f"<Child pid={self._pid} running>"
 

@@ -7,6 +7,8 @@ given for as long as the :class:`Namer` lives, whatever happens to its siblings 
 
 from __future__ import annotations
 
+from fork110._proc import child_name
+
 __all__ = ["Namer"]
 
 Key = tuple[int, float]
@@ -126,7 +128,7 @@ class Namer:
             number = self._counters.get(parent, 0)
             while True:  # skip numbers already pinned (a fork reported before a sibling was seen)
                 number += 1
-                new = f"child-{number}" if parent == self._top else f"{parent_name}.{number}"
+                new = child_name(parent_name, number, root=parent == self._top)
                 if new not in self._used:
                     break
             self._counters[parent] = number

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NamedTuple
+
+from fork110._proc import ProcStat, read_stat
 
 __all__ = [
-    "Stat",
+    "ProcStat",
     "boot_time",
     "clock_ticks",
     "display_args",
@@ -25,6 +26,7 @@ __all__ = [
     "read_cmdline",
     "read_stat",
     "read_wchan",
+    "start_time",
 ]
 
 _PROC = "/proc"
@@ -41,54 +43,14 @@ _boot_time: float | None = None
 _pid_width: int | None = None
 
 
-class Stat(NamedTuple):
-    """The fields of ``/proc/PID/stat`` that a snapshot uses.
+def start_time(stat: ProcStat) -> float:
+    """Start time in seconds since the epoch (boot time plus start ticks).
 
-    >>> s = read_stat(os.getpid())
-    >>> s.pid == os.getpid(), s.state in "RSD"
-    (True, True)
+    >>> import time
+    >>> abs(start_time(read_stat(os.getpid())) - time.time()) < 24 * 3600 * 365
+    True
     """
-
-    pid: int
-    comm: str
-    state: str
-    ppid: int
-    pgrp: int
-    sid: int
-    tpgid: int
-    nice: int
-    threads: int
-    start_ticks: int
-
-    def ps_stat(self) -> str:
-        """The STAT column as ``ps`` builds it (all but ``L``, which needs another file).
-
-        >>> Stat(7, "sh", "S", 1, 7, 7, 7, 0, 1, 0).ps_stat()
-        'Ss+'
-        >>> Stat(8, "kworker/0:0H", "I", 2, 0, 0, -1, -20, 1, 0).ps_stat()
-        'I<'
-        """
-        flags = self.state
-        if self.nice < 0:
-            flags += "<"
-        elif self.nice > 0:
-            flags += "N"
-        if self.sid == self.pid:
-            flags += "s"
-        if self.threads > 1:
-            flags += "l"
-        if self.pgrp == self.tpgid:
-            flags += "+"
-        return flags
-
-    def start_time(self) -> float:
-        """Start time in seconds since the epoch (boot time plus start ticks).
-
-        >>> import time
-        >>> abs(read_stat(os.getpid()).start_time() - time.time()) < 24 * 3600 * 365
-        True
-        """
-        return (_boot_time or boot_time()) + self.start_ticks / _CLOCK_TICKS
+    return (_boot_time or boot_time()) + stat.start_ticks / _CLOCK_TICKS
 
 
 def _read(path: str) -> bytes | None:
@@ -158,38 +120,6 @@ def list_pids() -> list[int]:
     True
     """
     return [int(n) for n in os.listdir(_PROC) if n.isdigit()]
-
-
-def read_stat(pid: int) -> Stat | None:
-    """Parse ``/proc/PID/stat``; None if the process is gone.
-
-    The command name sits in parentheses and may itself hold ``)`` or spaces, so the fields
-    are counted from the last ``)``.
-
-    >>> read_stat(os.getpid()).ppid == os.getppid()
-    True
-    >>> read_stat(-1) is None
-    True
-    """
-    data = _read(f"{_PROC}/{pid}/stat")
-    if not data:
-        return None
-    head, _, tail = data.rpartition(b")")
-    f = tail.split(None, 21)
-    if len(f) < 20:  # pragma: no cover - defensive: a truncated read
-        return None
-    return Stat(
-        pid,
-        head.partition(b"(")[2].decode("utf-8", "replace"),
-        f[0].decode("ascii", "replace"),
-        int(f[1]),
-        int(f[2]),
-        int(f[3]),
-        int(f[5]),
-        int(f[16]),
-        int(f[17]),
-        int(f[19]),
-    )
 
 
 def read_cmdline(pid: int) -> bytes:

@@ -8,6 +8,7 @@ else about them; :class:`fork110.ps.Snapshot` calls them from ``forest``, ``tree
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from fork110._ps_proc import pid_width
 if TYPE_CHECKING:
     from fork110.ps import ProcessInfo
 
-__all__ = ["forest", "html_table", "mark", "tree"]
+__all__ = ["command_shown", "forest", "html_table", "mark", "tree"]
 
 _MARKS = {"T": " (stopped)", "t": " (traced)"}
 _ROW_CLASS = {"Z": "zombie", "T": "stopped", "t": "stopped", "R": "running", "D": "disk"}
@@ -30,6 +31,22 @@ _STYLE = (
     ".fork110-ps tr.stopped td{color:#850;background:#ffd}"
     "</style>"
 )
+
+
+# A demo program compiled into the per-user build cache (~/.cache/fork110/c/zombies-<16 hex>)
+_BUILT = re.compile(r"^\S*/fork110(?:-\d+)?/(?:c|rust)/([^/\s]+?)-[0-9a-f]{16}(?=\s|$)")
+
+
+def command_shown(command: str) -> str:
+    """The command line as the trees show it: a demo program compiled into the build cache by its
+    name (its path and hash say nothing to a reader); everything else as ``ps`` shows it.
+
+    >>> command_shown("/root/.cache/fork110/c/zombies-0123456789abcdef 3")
+    'zombies 3'
+    >>> command_shown("/bin/sleep 5")
+    '/bin/sleep 5'
+    """
+    return _BUILT.sub(r"\1", command)
 
 
 def mark(p: ProcessInfo) -> str:
@@ -129,7 +146,7 @@ def tree(processes: Sequence[ProcessInfo], width: int | None = None) -> str:
         return "(no processes)"
     lines = []
     for p, prefix in zip(processes, _prefixes(processes, "│   ", "├── ", "└── ")):
-        line = f"{prefix}{p.name} ({p.pid}) {p.state} {p.command}{mark(p)}"
+        line = f"{prefix}{p.name} ({p.pid}) {p.state} {command_shown(p.command)}{mark(p)}"
         lines.append(_clip(line, width))
     return "\n".join(lines)
 
@@ -154,7 +171,7 @@ def html_table(processes: Sequence[ProcessInfo]) -> str:
             f"<td>{e(p.stat or p.state)}</td>"
             f'<td class="n">{p.threads}</td>'
             f"<td>{e(p.wchan or '-')}</td>"
-            f"<td>{e(p.command + mark(p))}</td></tr>"
+            f"<td>{e(command_shown(p.command) + mark(p))}</td></tr>"
         )
     head = (
         "<tr><th>name</th><th>PID</th><th>PPID</th><th>STAT</th>"

@@ -31,8 +31,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fork110 import _ps_render
+from fork110._proc import state_word
 from fork110._ps_names import Namer
-from fork110._ps_proc import Stat, display_args, list_pids, read_cmdline, read_stat, read_wchan
+from fork110._ps_proc import (
+    ProcStat,
+    display_args,
+    list_pids,
+    read_cmdline,
+    read_stat,
+    read_wchan,
+    start_time,
+)
 
 __all__ = ["Inspector", "Namer", "ProcessInfo", "Snapshot", "snapshot"]
 
@@ -122,7 +131,7 @@ class Snapshot:
     def __repr__(self) -> str:
         n = len(self.processes)
         counts = []
-        for letters, word in (("Z", "zombie"), ("Tt", "stopped")):
+        for letters, word in (("Z", state_word("Z")), ("Tt", state_word("T"))):
             k = sum(p.state in letters for p in self.processes)
             if k:
                 counts.append(f"{k} {word}")
@@ -277,7 +286,7 @@ class Inspector:
         else:
             outside = self._outside.intersection(pids)
             candidates = [pid for pid in pids if pid not in outside]
-        stats: dict[int, Stat] = {}
+        stats: dict[int, ProcStat] = {}
         for pid in candidates:
             s = read_stat(pid)
             if s is not None:
@@ -289,9 +298,9 @@ class Inspector:
         self._last = started
         return Snapshot(now, self.root, tuple(processes))
 
-    def _walk(self, stats: dict[int, Stat]) -> list[ProcessInfo]:
+    def _walk(self, stats: dict[int, ProcStat]) -> list[ProcessInfo]:
         """Pre-order walk from the root over the stats read; reads cmdline and wchan."""
-        kids: dict[int, list[Stat]] = {}
+        kids: dict[int, list[ProcStat]] = {}
         for s in stats.values():
             kids.setdefault(s.ppid, []).append(s)
         if self.include_root:
@@ -300,7 +309,7 @@ class Inspector:
         else:
             tops = kids.get(self.root, [])
         order = _oldest_first(tops)
-        stack: list[tuple[Stat, int, tuple[int, float] | None]] = [
+        stack: list[tuple[ProcStat, int, tuple[int, float] | None]] = [
             (s, 0, None) for s in reversed(order)
         ]
         seen: set[int] = set()
@@ -310,7 +319,7 @@ class Inspector:
             if s.pid in seen:  # only a pid reused mid-walk could make a cycle
                 continue
             seen.add(s.pid)
-            start = s.start_time()
+            start = start_time(s)
             name = self.namer.name(s.pid, start, parent, root_name=self.root_name)
             argv, command = display_args(read_cmdline(s.pid), s.comm, s.state)
             out.append(
@@ -338,11 +347,11 @@ class Inspector:
         return out
 
 
-def _oldest_first(stats: list[Stat]) -> list[Stat]:
+def _oldest_first(stats: list[ProcStat]) -> list[ProcStat]:
     return sorted(stats, key=lambda s: (s.start_ticks, s.pid))
 
 
-def _settled_outside(stats: dict[int, Stat], members: set[int], known: set[int]) -> set[int]:
+def _settled_outside(stats: dict[int, ProcStat], members: set[int], known: set[int]) -> set[int]:
     """The processes read that are surely not in the tree and never will be.
 
     One is if its chain of parents climbs, through processes read, to the top (ppid 0) or to a

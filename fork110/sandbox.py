@@ -120,14 +120,14 @@ import sys
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from fork110 import _sandbox_ns
-from fork110._sandbox_live import LiveRun, SandboxError, _new_live_run
-from fork110._sandbox_result import ContainedRun, Event
+from fork110._sandbox.inside import ns as _sandbox_ns
+from fork110._sandbox.live import LiveRun, SandboxError, _new_live_run
+from fork110._sandbox.result import ContainedRun, Event
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from fork110._sandbox_wire import Config
+    from fork110._sandbox.inside.wire import Config
 
 Enforce = Literal["auto", "wrapper", "none"]
 """How the fork budget is enforced: ``"auto"`` (the strongest the machine allows), ``"wrapper"``
@@ -435,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parent exited (exit status: 0)
     supervisor reaped parent (exit status: 0)
     end: parent exit status: 0; 1 process; nothing left
-    parent: exit status: 0; 1 process, peak 1 of 4; 0 left
+    parent: exit status: 0; 1 process, peak 1 of 4; nothing left running
     0
     """
     import argparse

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from fork110._proc import ProcStat, read_stat, state_word
+
 __all__ = [
     "LeakError",
     "ProcessInfo",
@@ -59,57 +61,8 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 _WALL = 0x40000000  # __WALL: also children whose exit signal is not SIGCHLD (clone children)
 
-_STATE_NAMES = {
-    "R": "running",
-    "S": "sleeping",
-    "D": "disk sleep",
-    "Z": "zombie",
-    "T": "stopped",
-    "t": "tracing stop",
-    "X": "dead",
-    "x": "dead",
-    "I": "idle",
-    "P": "parked",
-    "W": "paging",
-    "K": "wakekill",
-}
-
-
 # --------------------------------------------------------------------------------------------------
 # Reading the process table and the fd table (/proc, no psutil: one scan costs well under 1 ms)
-
-
-@dataclass(frozen=True)
-class _Stat:
-    pid: int
-    ppid: int
-    state: str
-    starttime: int  # clock ticks after boot; (pid, starttime) names one process for its whole life
-    name: str
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.pid, self.starttime)
-
-
-def _read_stat(pid: int) -> _Stat | None:
-    try:
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    # The name sits in parentheses and may itself contain ')' and spaces: split at the last one.
-    open_paren, close_paren = data.find(b"("), data.rfind(b")")
-    fields = data[close_paren + 2 :].split()
-    if open_paren < 0 or len(fields) < 20:
-        return None
-    name = data[open_paren + 1 : close_paren].decode(errors="replace")
-    return _Stat(pid, int(fields[1]), fields[0].decode(), int(fields[19]), name)
 
 
 def _has_children() -> bool:
@@ -121,19 +74,19 @@ def _has_children() -> bool:
     return True
 
 
-def _scan_descendants(root: int) -> list[_Stat]:
+def _scan_descendants(root: int) -> list[ProcStat]:
     """Every process below ``root`` in the process table, parents before children."""
     if root == os.getpid() and not _has_children():
         # No child, so no descendant: this spares the scan of the whole table (~1 ms) on the
         # common path.
         return []
-    by_parent: dict[int, list[_Stat]] = {}
+    by_parent: dict[int, list[ProcStat]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            stat = _read_stat(int(entry))
+            stat = read_stat(int(entry))
             if stat is not None:
                 by_parent.setdefault(stat.ppid, []).append(stat)
-    found: list[_Stat] = []
+    found: list[ProcStat] = []
     pending = [root]
     while pending:
         for stat in by_parent.get(pending.pop(0), ()):
@@ -174,7 +127,7 @@ class ProcessInfo:
         >>> ProcessInfo(1, 0, "S", 1, "init", ("/sbin/init",)).state_name
         'sleeping'
         """
-        return _STATE_NAMES.get(self.state, self.state)
+        return state_word(self.state)
 
     def describe(self) -> str:
         """A one-line description, as the leak report prints it.
@@ -191,9 +144,9 @@ class ProcessInfo:
         return f"pid {self.pid} ({self.state} {self.state_name}, parent {self.ppid}): {command}"
 
 
-def _info(stat: _Stat) -> ProcessInfo:
+def _info(stat: ProcStat) -> ProcessInfo:
     cmdline = () if stat.state == "Z" else _read_cmdline(stat.pid)
-    return ProcessInfo(stat.pid, stat.ppid, stat.state, stat.starttime, stat.name, cmdline)
+    return ProcessInfo(stat.pid, stat.ppid, stat.state, stat.start_ticks, stat.comm, cmdline)
 
 
 def live_descendants(pid: int | None = None) -> list[ProcessInfo]:
@@ -249,7 +202,7 @@ class _Snapshot:
             frozenset(open_fds().items()),
         )
 
-    def new_processes(self) -> list[_Stat]:
+    def new_processes(self) -> list[ProcStat]:
         return [s for s in _scan_descendants(os.getpid()) if s.key not in self.processes]
 
     def new_fds(self) -> list[tuple[int, str]]:
@@ -300,7 +253,7 @@ class LeakError(AssertionError):
         return "\n".join(lines)
 
 
-def _find_leaks(before: _Snapshot) -> tuple[list[_Stat], list[tuple[int, str]]]:
+def _find_leaks(before: _Snapshot) -> tuple[list[ProcStat], list[tuple[int, str]]]:
     processes, fds = before.new_processes(), before.new_fds()
     if processes or fds:
         # Objects the code dropped (files in reference cycles, Popen objects of exited children)
@@ -311,7 +264,7 @@ def _find_leaks(before: _Snapshot) -> tuple[list[_Stat], list[tuple[int, str]]]:
     return processes, fds
 
 
-def _kill(stat: _Stat) -> None:
+def _kill(stat: ProcStat) -> None:
     """SIGKILL the process ``stat`` names, never another one that reused its pid."""
     try:
         pidfd = os.pidfd_open(stat.pid)
@@ -320,7 +273,7 @@ def _kill(stat: _Stat) -> None:
     except OSError:  # no pidfd (old kernel): a plain kill after the identity check
         pidfd = -1
     try:
-        now = _read_stat(stat.pid)
+        now = read_stat(stat.pid)
         if now is None or now.key != stat.key:
             return  # gone, or the pid now names another process
         if pidfd >= 0:
@@ -343,7 +296,7 @@ def _reap(pid: int) -> int | None:
     return os.waitstatus_to_exitcode(status) if reaped == pid else None
 
 
-def _remove_processes(before: _Snapshot, timeout: float = CLEANUP_TIMEOUT) -> list[_Stat]:
+def _remove_processes(before: _Snapshot, timeout: float = CLEANUP_TIMEOUT) -> list[ProcStat]:
     """Kill every process born since ``before``, reap those that are ours; return what is left."""
     me = os.getpid()
     reaped: dict[int, int] = {}

@@ -32,7 +32,7 @@ def _run_processes() -> dict[int, str]:
             continue
         if (
             "<contained>" in cmd
-            or "_sandbox_supervisor" in cmd
+            or "/_sandbox/inside/supervisor.py" in cmd
             or "/fork110/c/" in cmd
             or "/fork110/rust/" in cmd
         ):

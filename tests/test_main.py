@@ -35,7 +35,7 @@ def test_a_demo_prints_the_tree_as_it_changes_then_the_explanation() -> None:
     assert "process tree (" in out and "├── child-1" in out
     assert "fork refused by the kernel" in out
     assert "It hit the run's budget of 6 processes" in out
-    assert out.rstrip().endswith("0 left")
+    assert out.rstrip().endswith("nothing left running")
 
 
 def test_fixed_and_c_flags() -> None:

@@ -22,9 +22,9 @@ import pytest
 
 import fork110
 from fork110 import Command, Stdio, sandbox
-from fork110._sandbox_cgroup import RunCgroup
-from fork110._sandbox_ns import ns_ids
-from fork110._sandbox_procs import descendants, read_cmdline, read_stat
+from fork110._sandbox.inside.cgroup import RunCgroup
+from fork110._sandbox.inside.ns import ns_ids
+from fork110._sandbox.inside.procs import descendants, read_cmdline, read_stat
 from fork110.sandbox import ContainedRun, Event
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,7 +98,7 @@ def test_output_status_and_events() -> None:
     ]
     assert not r.timed_out and r.leaked == 0 and r.peak_processes == 1
     assert not alive(seen)
-    assert repr(r) == "<ContainedRun exit status: 3, 1 process (peak 1), 0 left>"
+    assert repr(r) == "<ContainedRun exit status: 3, 1 process (peak 1), nothing left running>"
 
 
 def test_runs_like_python_c() -> None:
@@ -395,7 +395,7 @@ def supervisor_of(caller: int) -> int | None:
     """The supervisor the caller started (the stub that waits for pid 1, in a namespace)."""
     for p in descendants(caller):
         st = read_stat(p)
-        if st is not None and st.ppid == caller and "_sandbox_supervisor" in read_cmdline(p):
+        if st is not None and st.ppid == caller and "supervisor.py" in read_cmdline(p):
             return p
     return None
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 import fork110
-from fork110 import Command, Stdio, _sandbox_live, _sandbox_wire, sandbox
+from fork110 import Command, Stdio, sandbox
+from fork110._sandbox import live as _sandbox_live
+from fork110._sandbox.inside import wire as _sandbox_wire
 
 REPO = str(Path(fork110.__file__).resolve().parent.parent)
 ROOT = os.geteuid() == 0
@@ -65,12 +67,12 @@ def attack(caller: Command, script: str) -> dict[str, object]:
 FORGED = r'''
 import json, os, time, _socket
 from fork110 import Command, sandbox
-from fork110._sandbox_procs import read_stat
+from fork110._sandbox.inside.procs import read_stat
 
 victim = Command("sleep").arg("60").spawn()
 code = """
 import os, time, _socket
-from fork110 import _sandbox_wire as w
+from fork110._sandbox.inside import wire as w
 s = os.fork.__globals__["state_"]  # the run's own state module (the one its hooks use)
 v = VICTIM
 s.send(w.MSG_FORK, v, "child-9")                         # through the hooked sender

@@ -15,7 +15,7 @@ import pytest
 from test_sandbox_attacks import ROOT, attack, caller
 
 from fork110 import Command, Stdio, sandbox
-from fork110._sandbox_cgroup import RunCgroup
+from fork110._sandbox.inside.cgroup import RunCgroup
 
 __all__ = ["caller"]  # the fixture (root and uid 65534), shared with the attack tests
 

@@ -40,7 +40,7 @@ __all__ = [
 
 Facts = dict[str, Any]
 LANGUAGES = ("python", "c", "rust")
-_STARTING = "_sandbox_supervisor"  # the first process's command line until it becomes the program
+_STARTING = "/_sandbox/inside/supervisor.py"  # the first process's command line until it becomes the program
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,21 @@ class Demo:
                 f"demo {self.name!r} has no variant {fixed!r}; it has {', '.join(keys)}"
             )
         return self.variants[fixed]
+
+    def result_of(self, run: ContainedRun, fixed: bool | str = False) -> DemoResult:
+        """Observe and explain a run made elsewhere as this demo's own ``fixed`` variant: a
+        ``%%contained`` cell holding the slide's code (``_contained``), edited or not.
+
+        >>> from fork110 import sandbox
+        >>> from fork110.demos import say_hello
+        >>> r = say_hello.DEMO.result_of(sandbox.run(say_hello.DEMO.variant(False).python))
+        >>> r.language, r.facts["hello"], r.facts["continued"]
+        ('python', 1, 2)
+        """
+        variant = self.variant(fixed)
+        facts = self.observe(run, variant)
+        explanation = self.explain(facts, variant)
+        return DemoResult(self.name, variant.key, language_of(run), run, facts, explanation)
 
     def run(
         self, fixed: bool | str = False, *, language: str = "python", **limits: Unpack[Limits]

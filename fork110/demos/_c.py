@@ -114,12 +114,60 @@ def compile_file(source: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     compiler = shutil.which("c++" if src.suffix == ".cpp" else "cc")
     if compiler is None:
         return None
+    return build(src, compiler, CFLAGS, out_dir, COMPILE_TIMEOUT)
+
+
+def build(
+    src: Path,
+    compiler: str,
+    flags: tuple[str, ...] | list[str],
+    out_dir: str | os.PathLike[str],
+    timeout: float,
+    in_scratch_dir: bool = False,
+) -> Path:
+    """Compile *src* with ``compiler flags -o <exe> src`` into ``out_dir``, once per compiler,
+    flags and source text (the executable is ``<stem>-<hash>``; an unchanged program is not
+    rebuilt). The compiler runs in its own process group, killed after *timeout* seconds; with
+    *in_scratch_dir* it runs in a temporary directory (rustc leaves files in its cwd). Raises
+    :class:`CompileError` with the compiler's output when it fails.
+
+    >>> import tempfile
+    >>> cc = shutil.which("cc")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     ok = Path(d, "ok.c")
+    ...     _ = ok.write_text("int main(void) { return 0; }\\n")
+    ...     print(cc is None or build(ok, cc, CFLAGS, d, 60).name.startswith("ok-"))
+    True
+    """
     text = src.read_bytes()
-    key = hashlib.sha256(repr((os.path.realpath(compiler), CFLAGS)).encode() + b"\0" + text)
+    key = hashlib.sha256(repr((os.path.realpath(compiler), tuple(flags))).encode() + b"\0" + text)
     out_dir = Path(out_dir)
     exe = out_dir / f"{src.stem}-{key.hexdigest()[:16]}"
     if exe.is_file():
         return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = exe.with_name(f"{exe.name}.tmp{os.getpid()}")
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as work:
+        cmd = Command(compiler).args([*flags, "-o", str(tmp), str(src)]).process_group(0)
+        if in_scratch_dir:
+            cmd.current_dir(work)
+        child = cmd.stdin(Stdio.null()).stdout(log).stderr(log).spawn()
+        try:
+            status = child.wait(timeout=timeout)
+        except WaitTimeout:
+            with contextlib.suppress(ProcessLookupError):
+                child.kill_process_group(signal.SIGKILL)
+            child.wait()
+            status = None
+        log.seek(0)
+        message = log.read().decode(errors="replace")
+    if status is None or not status.success():
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        why = f"{status}" if status is not None else f"timed out after {timeout:g} s"
+        raise CompileError(src, message or why)
+    os.replace(tmp, exe)
+    return exe
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = exe.with_name(f"{exe.name}.tmp{os.getpid()}")
     with tempfile.TemporaryFile() as log:

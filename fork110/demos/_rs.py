@@ -15,22 +15,22 @@ returns None and the demo runs the Python translation instead, with a note.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import shutil
-import signal
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fork110._command import Command
-from fork110._errors import WaitTimeout
-from fork110._stdio import Stdio
+from ._c import CompileError, build
 
-from ._c import CompileError
-
-__all__ = ["RUSTFLAGS", "RUST_DIR", "RUST_SOURCES", "RustProgram", "compile_rust", "find_rustc"]
+__all__ = [
+    "RUSTFLAGS",
+    "RUST_DIR",
+    "RUST_SOURCES",
+    "CompileError",
+    "RustProgram",
+    "compile_rust",
+    "find_rustc",
+]
 
 #: The folder that holds the programs.
 RUST_DIR = Path(__file__).resolve().with_name("rust")
@@ -125,34 +125,7 @@ def compile_rust_file(
     rustc = find_rustc()
     if rustc is None:
         return None
-    text = src.read_bytes()
-    key = hashlib.sha256(repr((os.path.realpath(rustc), RUSTFLAGS)).encode() + b"\0" + text)
-    out_dir = Path(out_dir)
-    exe = out_dir / f"{src.stem}-{key.hexdigest()[:16]}"
-    if exe.is_file():
-        return exe
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = exe.with_name(f"{exe.name}.tmp{os.getpid()}")
-    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as work:
-        cmd = Command(rustc).args([*RUSTFLAGS, "-o", str(tmp), str(src)]).process_group(0)
-        cmd.current_dir(work)  # rustc's temporary files, never beside the installed source
-        child = cmd.stdin(Stdio.null()).stdout(log).stderr(log).spawn()
-        try:
-            status = child.wait(timeout=COMPILE_TIMEOUT)
-        except WaitTimeout:
-            with contextlib.suppress(ProcessLookupError):
-                child.kill_process_group(signal.SIGKILL)
-            child.wait()
-            status = None
-        log.seek(0)
-        message = log.read().decode(errors="replace")
-    if status is None or not status.success():
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        why = f"{status}" if status is not None else f"timed out after {COMPILE_TIMEOUT:g} s"
-        raise CompileError(src, message or why)
-    os.replace(tmp, exe)
-    return exe
+    return build(src, rustc, RUSTFLAGS, out_dir, COMPILE_TIMEOUT, in_scratch_dir=True)
 
 
 def _p(name: str, shows: str) -> RustProgram:

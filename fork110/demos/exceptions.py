@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fork110._proc import child_name
 from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
@@ -195,7 +196,7 @@ def _names(run: ContainedRun, first: int | None, jobs: list[tuple[int, int]]) ->
         names[pid] = name
         for i, kid in enumerate(sorted(set(kids.get(pid, ()))), 1):
             if depth < 50:
-                visit(kid, f"child-{i}" if depth == 0 else f"{name}.{i}", depth + 1)
+                visit(kid, child_name(name, i, root=depth == 0), depth + 1)
 
     if first is not None:
         visit(first, "parent", 0)

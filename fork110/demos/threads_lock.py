@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fork110 import sandbox
+from fork110._proc import STATES, state_phrase
 from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
@@ -358,8 +359,6 @@ _HOLD = re.compile(r"^thread B \(tid \d+\) holds the malloc lock for ([\d.]+) s"
 _MALLOC_OK = re.compile(r"^(\d+) of (\d+) children called malloc and exited", re.M)
 _MALLOC_STUCK = re.compile(r"^child \d+ is stuck in malloc", re.M)
 
-_STATES = dict(R="running", S="sleeping", D="in disk sleep", Z="a zombie", T="stopped")
-
 
 def _line_time(run: ContainedRun, pattern: re.Pattern[str]) -> float | None:
     for e in run.events:
@@ -497,7 +496,9 @@ def _python312_facts(run: ContainedRun) -> Facts:
 
 def _state_words(state: str | None, wchan: str | None) -> str:
     words = (
-        f"state {state} ({_STATES.get(state or '', 'unknown')})" if state else "an unknown state"
+        f"state {state} ({state_phrase(state) if state in STATES else 'unknown'})"
+        if state
+        else "an unknown state"
     )
     if wchan:
         futex = " (a futex wait: blocked on the lock)" if "futex" in wchan else ""

@@ -138,7 +138,7 @@ def _nb02() -> dict[str, Question]:
     def three_processes(run: Any) -> str | None:
         tree = _facts.tree(run)
         if len(tree) != 2 or set(tree.values()) != {"parent"}:
-            return f"The run made {len(tree) + 1} processes ({', '.join(tree) or 'none forked'}); expected parent and two children."
+            return f"The run made {len(tree) + 1} processes ({', '.join(sorted(tree)) or 'none forked'}); expected parent and two children."
         p1 = sum(1 for line in run.stdout.splitlines() if "proc1" in line)
         p2 = sum(1 for line in run.stdout.splitlines() if "proc2" in line)
         if (p1, p2) != (1, 1):

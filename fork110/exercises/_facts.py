@@ -18,7 +18,7 @@ the answers hold whoever supervises the run: a reaper that is not one of the run
 
 from __future__ import annotations
 
-from fork110._sandbox_result import ContainedRun
+from fork110._sandbox.result import ContainedRun
 
 __all__ = ["INIT", "born_at", "counts", "ordering", "reapers", "render_tree", "tree"]
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fork110._sandbox_result import ContainedRun
+from fork110._sandbox.result import ContainedRun
 from fork110.exercises import _facts
 
 __all__ = ["Comparison", "Prediction", "predict", "run_facts"]

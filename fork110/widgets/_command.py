@@ -13,7 +13,7 @@ import ipywidgets as w
 from fork110 import Command, Stdio, sandbox
 from fork110.sandbox import ContainedRun
 
-from ._static import Static, display, replace_in_cell
+from ._static import Static, StaticCopy, replace_in_cell
 from ._tree import TreeView
 
 __all__ = ["CommandPlayground"]
@@ -27,7 +27,7 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class CommandPlayground(w.VBox):  # type: ignore[misc]
+class CommandPlayground(StaticCopy, w.VBox):  # type: ignore[misc]
     """Build a :class:`fork110.Command` with fields (program, arguments, environment changes,
     working directory, the three stdio choices), see the Python chain and ``to_rust()`` side by
     side as you type, and run it contained: the ``Output``/``ExitStatus``, or the clear error.
@@ -255,13 +255,3 @@ class CommandPlayground(w.VBox):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return "CommandPlayground()"
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            bundle["text/plain"] = repr(self)
-        return bundle
-
-    def _ipython_display_(self) -> None:
-        display(self._repr_mimebundle_(), raw=True)
-        self._static.show(self.static_html())

@@ -13,7 +13,7 @@ from fork110 import demos
 from fork110.demos import Demo, DemoResult
 from fork110.sandbox import ContainedRun, Event
 
-from ._static import Static, display, replace_in_cell
+from ._static import Static, StaticCopy, replace_in_cell
 from ._tree import TreeView
 
 __all__ = ["DemoPanel"]
@@ -26,7 +26,7 @@ def _pre(text: str) -> w.HTML:
     return w.HTML(f"<pre style='{_PRE}'>{html.escape(text)}</pre>")
 
 
-class DemoPanel(w.VBox):  # type: ignore[misc]
+class DemoPanel(StaticCopy, w.VBox):  # type: ignore[misc]
     """One slide demo, live: tabs with the slide's C, the Python translation and each fix; Run,
     Run fixed, Run C and Kill; sliders for the fork budget and the timeout; the live
     :class:`TreeView`; the output as it streams; the explanation once the run is over.
@@ -212,16 +212,6 @@ class DemoPanel(w.VBox):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"DemoPanel({self.demo.name!r})"
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            bundle["text/plain"] = repr(self)
-        return bundle
-
-    def _ipython_display_(self) -> None:
-        display(self._repr_mimebundle_(), raw=True)
-        self._static.show(self.static_html())
 
     # -- on the tree's refresh thread -------------------------------------------------------------
 

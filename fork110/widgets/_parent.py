@@ -23,7 +23,7 @@ import ipywidgets as w
 from fork110 import sandbox
 from fork110.sandbox import ContainedRun, Event
 
-from ._static import Static, display, replace_in_cell
+from ._static import Static, StaticCopy, replace_in_cell
 from ._tree import TreeView
 
 __all__ = ["DRIVER", "BeTheParent"]
@@ -116,9 +116,10 @@ with open(fifo) as commands:
         elif word == "quit":
             left = len(kids)
             who = "its child becomes an orphan" if left == 1 else f"its {left} children become orphans"
-            init = "pid 1, the run's init," if os.getppid() == 1 else "the subreaper,"
-            print(f"the parent exits without waiting: {who}, adopted by {init} "
-                  "which reaps them" if left else "the parent exits; it has no child left")
+            them = "it" if left == 1 else "them"
+            print(f"the parent exits without waiting: {who}; the kernel hands {them} to the "
+                  f"run's reaper (pid 1 of the run, or the nearest subreaper), which reaps {them}"
+                  if left else "the parent exits; it has no child left")
             sys.stdout.flush()
             os._exit(0)
 """
@@ -134,7 +135,7 @@ _BUTTONS = (
 )
 
 
-class BeTheParent(w.VBox):  # type: ignore[misc]
+class BeTheParent(StaticCopy, w.VBox):  # type: ignore[misc]
     """You are the parent process: buttons fork a child, let one exit, ``waitpid`` one or all,
     send SIGKILL to a zombie, and exit the parent; the live tree shows each state change.
 
@@ -212,16 +213,6 @@ class BeTheParent(w.VBox):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return "BeTheParent()"
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            bundle["text/plain"] = repr(self)
-        return bundle
-
-    def _ipython_display_(self) -> None:
-        display(self._repr_mimebundle_(), raw=True)
-        self._static.show(self.static_html())
 
     def static_html(self) -> str:
         """The tree and the parent's log, for readers without a kernel."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from fork110._ps_render import command_shown
 from fork110.ps import ProcessInfo, Snapshot
 from fork110.sandbox import ContainedRun
 
@@ -105,7 +106,7 @@ def tree_svg(snap: Snapshot, *, title: str = "") -> str:
         k = kind(p)
         x = p.depth * _INDENT + 4
         y = i * _ROW + 4
-        cmd = _short(p.command, 38)
+        cmd = _short(command_shown(p.command), 38)
         label = f"{p.name}  {p.pid}  {p.state}  {cmd}"
         wait = f" in {html.escape(p.wchan)}" if p.wchan else ""
         out.append(

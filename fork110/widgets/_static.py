@@ -12,7 +12,7 @@ import uuid
 import weakref
 from typing import Any
 
-__all__ = ["Static", "display", "replace_in_cell"]
+__all__ = ["Static", "StaticCopy", "display", "replace_in_cell"]
 
 # cell id -> (the execution that made them, the widgets it made)
 _by_cell: dict[str, tuple[str, list[weakref.ref[Any]]]] = {}
@@ -103,3 +103,33 @@ class Static:
         """Replace the displayed copy (if it was displayed)."""
         if self._handle is not None:
             self._handle.update(self.bundle(html), raw=True)
+
+
+class StaticCopy:
+    """Mixin for a widget with a static copy: put it before the ipywidgets base class. The widget's
+    text/plain becomes its ``repr`` (stable, for nbval) and displaying it also shows the copy.
+    The widget sets ``self._static`` and defines ``static_html()``.
+
+    >>> class Shown(StaticCopy):
+    ...     def static_html(self) -> str:
+    ...         return "<b>final tree</b>"
+    >>> Shown()._repr_mimebundle_() is None
+    True
+    """
+
+    _static: Static
+
+    def static_html(self) -> str:
+        """The HTML of the static copy (each widget says what it shows)."""
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        base = getattr(super(), "_repr_mimebundle_", None)
+        bundle: dict[str, Any] | None = base(**kwargs) if base is not None else None
+        if bundle is not None:
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        display(self._repr_mimebundle_(), raw=True)
+        self._static.show(self.static_html())

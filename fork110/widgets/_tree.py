@@ -17,17 +17,17 @@ from fork110.ps import Inspector, Snapshot
 from fork110.sandbox import ContainedRun, Event, LiveRun
 
 from . import _render
-from ._static import Static, display, replace_in_cell
+from ._static import Static, StaticCopy, replace_in_cell
 
 __all__ = ["TreeView"]
 
-_STARTING = "_sandbox_supervisor"  # the run's first process before it becomes the student's code
+_STARTING = "/_sandbox/inside/supervisor.py"  # the first process, before it becomes the code
 _views: weakref.WeakSet[TreeView] = weakref.WeakSet()
 EventListener = Callable[[list[Event]], None]
 EndListener = Callable[[ContainedRun | None], None]
 
 
-class TreeView(w.VBox):  # type: ignore[misc]
+class TreeView(StaticCopy, w.VBox):  # type: ignore[misc]
     """A live picture of a process tree: boxes and edges, states in colour, a chart of the number
     of processes against the budget, and the ``ps`` command that shows the same thing.
 
@@ -180,16 +180,6 @@ class TreeView(w.VBox):  # type: ignore[misc]
     def __repr__(self) -> str:
         what = "a contained run" if self._live is not None else "a process"
         return f"TreeView({what}{': ' + self.title if self.title else ''})"
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if bundle is not None:
-            bundle["text/plain"] = repr(self)
-        return bundle
-
-    def _ipython_display_(self) -> None:
-        display(self._repr_mimebundle_(), raw=True)
-        self._static.show(self.static_html())
 
     # -- the refresh thread ---------------------------------------------------------------------
 

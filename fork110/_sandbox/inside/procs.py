@@ -4,9 +4,10 @@ The run is everything below its supervisor. The supervisor is a child subreaper,
 is adopted by it rather than by init and stays below it; a process that leaves the run's session
 (``setsid``) is still below it. Membership is therefore "a descendant of the supervisor", and,
 for when the supervisor itself has gone, "in the supervisor's session" (plus the run's cgroup,
-see :mod:`fork110._sandbox_cgroup`, which nothing can leave).
+see :mod:`fork110._sandbox.inside.cgroup`, which nothing can leave).
 
-Only ``os`` is imported: the supervisor and every process of a run load this module.
+Only ``os`` is imported (and :mod:`fork110._proc`, which imports only ``os``): the supervisor and
+every process of a run load this module.
 
 >>> import os
 >>> read_stat(os.getpid()).ppid == os.getppid()
@@ -20,6 +21,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+
+from fork110._proc import ProcStat, read_stat
 
 TYPE_CHECKING = False  # typing costs milliseconds to import, and the supervisor is on the clock
 if TYPE_CHECKING:
@@ -39,52 +42,6 @@ __all__ = [
 ]
 
 
-class ProcStat:
-    """The fields of ``/proc/PID/stat`` a run needs (``exit_code`` is a raw wait status, 0 unless
-    the process is a zombie).
-
-    >>> read_stat(os.getpid()).state
-    'R'
-    """
-
-    __slots__ = (
-        "comm",
-        "exit_code",
-        "pgrp",
-        "pid",
-        "ppid",
-        "sid",
-        "start_ticks",
-        "state",
-        "threads",
-    )
-
-    def __init__(
-        self,
-        pid: int,
-        state: str,
-        ppid: int,
-        pgrp: int,
-        sid: int,
-        threads: int,
-        start_ticks: int,
-        exit_code: int,
-        comm: str,
-    ) -> None:
-        self.pid = pid
-        self.state = state
-        self.ppid = ppid
-        self.pgrp = pgrp
-        self.sid = sid
-        self.threads = threads
-        self.start_ticks = start_ticks
-        self.exit_code = exit_code
-        self.comm = comm
-
-    def __repr__(self) -> str:
-        return f"<ProcStat pid={self.pid} {self.state} ppid={self.ppid} sid={self.sid}>"
-
-
 def _read(path: str, size: int = 4096) -> bytes | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -96,26 +53,6 @@ def _read(path: str, size: int = 4096) -> bytes | None:
         return None
     finally:
         os.close(fd)
-
-
-def read_stat(pid: int) -> ProcStat | None:
-    """Parse ``/proc/PID/stat``; None once the process is gone (reaped).
-
-    >>> read_stat(-1) is None
-    True
-    """
-    data = _read(f"/proc/{pid}/stat")
-    if not data:
-        return None
-    head, _, tail = data.rpartition(b")")
-    f = tail.split()
-    if len(f) < 20:
-        return None
-    exit_code = int(f[49]) if len(f) > 49 else 0
-    comm = head.partition(b"(")[2].decode("utf-8", "replace")
-    return ProcStat(
-        pid, f[0].decode(), int(f[1]), int(f[2]), int(f[3]), int(f[17]), int(f[19]), exit_code, comm
-    )
 
 
 def read_wchan(pid: int) -> str:

@@ -2,10 +2,10 @@
 
 :class:`RunState` is this process's part of the run (forks copy it; the child then updates its
 copy). :func:`send` reports an event: a datagram on the supervisor's abstract unix socket (see
-:mod:`fork110._sandbox_wire`), then a marker in the process's own relay pipes, so the supervisor
-places the event exactly among the process's output (see :mod:`fork110._sandbox_relay`).
+:mod:`fork110._sandbox.inside.wire`), then a marker in the process's own relay pipes, so the supervisor
+places the event exactly among the process's output (see :mod:`fork110._sandbox.inside.relay`).
 
-The limits, used by the wrappers of :mod:`fork110._sandbox_hooks`:
+The limits, used by the wrappers of :mod:`fork110._sandbox.inside.hooks`:
 
 * the fork budget where the kernel does not enforce it (no pids cgroup): under a lock (a file
   lock between processes, a thread lock within one), count the run's processes, zombies too,
@@ -25,9 +25,10 @@ import fcntl
 import os
 import time
 
-from fork110 import _sandbox_wire as wire
-from fork110._sandbox_procs import members, read_stat
-from fork110._sandbox_relay import marker
+from fork110._proc import child_name
+from fork110._sandbox.inside import wire
+from fork110._sandbox.inside.procs import members, read_stat
+from fork110._sandbox.inside.relay import marker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ class RunState:
         >>> s.child_name(2), RunState("@x", "child-2", 32, False, "", 1, 1).child_name(1)
         ('child-2', 'child-2.1')
         """
-        return f"child-{number}" if self.name == "parent" else f"{self.name}.{number}"
+        return child_name(self.name, number)
 
 
 _state: RunState | None = None

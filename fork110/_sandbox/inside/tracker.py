@@ -1,7 +1,7 @@
 """The supervisor's bookkeeping: the run's processes, their names, pipes and events, in order.
 
 Each process (:class:`Proc`) has a queue of the events it reported and its relay
-:class:`~fork110._sandbox_relay.Stream` s. An event leaves its queue (and is emitted to the
+:class:`~fork110._sandbox.inside.relay.Stream` s. An event leaves its queue (and is emitted to the
 caller) only when every relay pipe it marked has been read up to its marker, so a process's
 output and its events come out in the order the process made them. A child's events and output
 wait until its parent's ``fork`` has been emitted (it is *announced*). Events the supervisor
@@ -24,9 +24,9 @@ import os
 import select
 import time
 
-from fork110 import _sandbox_relay as relay
-from fork110 import _sandbox_wire as wire
-from fork110._sandbox_procs import read_stat
+from fork110._proc import child_name, child_number
+from fork110._sandbox.inside import relay, wire
+from fork110._sandbox.inside.procs import read_stat
 
 __all__ = ["Pending", "Proc", "Tracker"]
 
@@ -185,13 +185,13 @@ class Tracker:
                 n = self.counters.get(base, 0)
                 while True:
                     n += 1
-                    name = f"child-{n}" if base == "parent" else f"{base}.{n}"
+                    name = child_name(base, n)
                     if name not in self.names:
                         break
         if base is not None:
-            tail = name.rpartition("-" if base == "parent" else ".")[2]
-            if tail.isdigit():
-                self.counters[base] = max(self.counters.get(base, 0), int(tail))
+            number = child_number(name, base)
+            if number is not None:
+                self.counters[base] = max(self.counters.get(base, 0), number)
         self.names.add(name)
         proc = Proc(pid, name, ppid, hooked)
         self.procs[pid] = proc

@@ -4,7 +4,7 @@
   single command bytes (:data:`KILL`); end of file means the caller has gone (the lifeline).
 * run process -> supervisor: one datagram per event on an abstract unix socket, text fields
   separated by NUL (:func:`pack_msg` / :func:`unpack_msg`): kind, pid, time, sequence number,
-  the relay pipes it marked (see :mod:`fork110._sandbox_relay`), then the kind's own fields;
+  the relay pipes it marked (see :mod:`fork110._sandbox.inside.relay`), then the kind's own fields;
   file descriptors passed alongside. Datagrams are atomic whatever their size, so processes
   writing at once never interleave.
 * supervisor -> caller, on the supervisor's stdout: frames of :mod:`marshal`-encoded tuples
@@ -140,7 +140,7 @@ class FrameError(ValueError):
     >>> Unframer(max_size=8).feed(b"\\xff\\xff\\xff\\xff")
     Traceback (most recent call last):
     ...
-    fork110._sandbox_wire.FrameError: a frame of 4294967295 bytes, over the cap of 8
+    fork110._sandbox.inside.wire.FrameError: a frame of 4294967295 bytes, over the cap of 8
     """
 
 

@@ -3,10 +3,10 @@
 Started by the caller (through :class:`fork110.Command`) as ``python -S <this file>``, it reads
 its configuration from stdin, then: makes itself a session leader and a child subreaper (so
 every orphan of the run is adopted by it, not by init), makes the run's cgroups, forks the run's
-first process ("parent", see :mod:`fork110._sandbox_child`) and supervises until the run is over:
+first process ("parent", see :mod:`fork110._sandbox.inside.child`) and supervises until the run is over:
 
 * it relays every process's output, line by line, and the events the processes report
-  (:mod:`fork110._sandbox_hooks`), as frames on its stdout, in causal order per process;
+  (:mod:`fork110._sandbox.inside.hooks`), as frames on its stdout, in causal order per process;
 * it watches each process with a pidfd (exit), reaps whatever it adopts, and finds processes
   started by C code by walking its descendants every ``scan`` seconds;
 * the watchdog: at ``timeout`` it records who is still alive and in what state, then kills all;
@@ -31,7 +31,7 @@ if __name__ == "__main__" and "fork110" not in sys.modules:
     # and more, which the supervisor does not need), and drop this directory from sys.path.
     del sys.path[0]
     _pkg = type(sys)("fork110")
-    _pkg.__path__ = [os.path.dirname(os.path.abspath(__file__))]
+    _pkg.__path__ = [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))]
     sys.modules["fork110"] = _pkg
 
 import _socket
@@ -39,9 +39,10 @@ import select
 import signal
 import time
 
-from fork110 import _sandbox_wire as wire
-from fork110._sandbox_cgroup import PREFIX, RunCgroup, remove_stale
-from fork110._sandbox_procs import (
+from fork110._proc import state_phrase
+from fork110._sandbox.inside import wire
+from fork110._sandbox.inside.cgroup import PREFIX, RunCgroup, remove_stale
+from fork110._sandbox.inside.procs import (
     descendants,
     kill_until_gone,
     read_cmdline,
@@ -49,13 +50,13 @@ from fork110._sandbox_procs import (
     read_wchan,
     reap_all,
 )
-from fork110._sandbox_tracker import Proc, Tracker
+from fork110._sandbox.inside.tracker import Proc, Tracker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import cast
 
-    from fork110._sandbox_wire import Config
+    from fork110._sandbox.inside.wire import Config
 else:
 
     def cast(_type: object, value: object) -> object:
@@ -67,14 +68,6 @@ __all__ = ["Supervisor", "main"]
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_DUMPABLE = 4
 _IN = select.POLLIN | select.POLLHUP | select.POLLERR
-_STATE_WORDS = {
-    "R": "running",
-    "S": "sleeping",
-    "D": "in disk sleep",
-    "Z": "a zombie",
-    "T": "stopped",
-    "t": "traced",
-}
 
 
 _CMSG_ROOM = _socket.CMSG_SPACE(16) + _socket.CMSG_SPACE(12)  # 4 fds, and the sender's ucred
@@ -117,7 +110,7 @@ class Supervisor(Tracker):
         self.receiving = False
         self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
         self.wake_r = self.wake_w = -1
-        self.namespace = False  # pid 1 of the run's own pid namespace (see _sandbox_ns)
+        self.namespace = False  # pid 1 of the run's own pid namespace (see .ns)
         self.host_pid = pid  # our pid as the caller sees it
         self.why_shared = ""  # why the run shares the host's namespaces, when it does
 
@@ -203,7 +196,7 @@ class Supervisor(Tracker):
         if not self.cfg.get("namespaces", False):
             self.why_shared = "not asked for (FORK110_SANDBOX_NAMESPACES=0)"
             return
-        from fork110 import _sandbox_ns as ns
+        from fork110._sandbox.inside import ns
 
         child = ns.enter()
         if child < 0:
@@ -240,7 +233,7 @@ class Supervisor(Tracker):
         go_r, go_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            from fork110 import _sandbox_child as child
+            from fork110._sandbox.inside import child
 
             self.sock.detach()  # its fd is closed with the others; the object must not own it
             if self.cfg["mode"] == "program":
@@ -439,7 +432,7 @@ class Supervisor(Tracker):
                     st.sid,
                 )
             )
-            how = _STATE_WORDS.get(st.state, st.state)
+            how = state_phrase(st.state)
             where = f" in {wchan}" if wchan and st.state in "SD" else ""
             words.append(f"{proc.name} ({how}{where})")
         self.timed_out = True

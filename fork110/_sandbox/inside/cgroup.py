@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 
-from fork110._sandbox_procs import read_stat
+from fork110._sandbox.inside.procs import read_stat
 
 __all__ = ["PREFIX", "RunCgroup", "remove_stale"]
 

@@ -30,13 +30,15 @@ import struct
 import sys
 from types import TracebackType
 
-from fork110 import _sandbox_hooks as hooks
+from fork110._sandbox.inside import hooks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from fork110._sandbox_wire import Config
+    from fork110._sandbox.inside.wire import Config
 
 __all__ = ["become_parent", "become_program", "protect", "set_title"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))  # our frames, hidden from tracebacks
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
@@ -95,7 +97,7 @@ def protect(pids: tuple[int, ...], groups: tuple[int, ...]) -> bool:
     As root, ``kill(-1, SIGKILL)`` would take the whole machine down; C code could kill, stop or
     cripple the notebook kernel or the supervisor by pid. Other pids stay reachable from C code
     (only a pid namespace could hide them), and so do threads the caller starts later; Python
-    code is held to the run's own processes by :mod:`fork110._sandbox_hooks`. Returns False where
+    code is held to the run's own processes by :mod:`fork110._sandbox.inside.hooks`. Returns False where
     no filter could be installed (another architecture, no seccomp).
 
     >>> callable(protect)
@@ -312,9 +314,9 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
     host_root = int(cfg.get("host_uid", os.geteuid())) == 0  # (set before any user namespace)
     in_namespace = bool(cfg.get("in_namespace"))
     if in_namespace:  # hide the kernel's files and cgroups, then give up every host capability
-        from fork110 import _sandbox_ns
+        from fork110._sandbox.inside import ns
 
-        failed = _sandbox_ns.seal_run([str(d) for d in cfg.get("hide", [])])
+        failed = ns.seal_run([str(d) for d in cfg.get("hide", [])])
         if failed:
             os.write(2, f"fork110: could not seal the run's namespaces: {failed}\n".encode())
             os._exit(125)
@@ -457,8 +459,7 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     """The traceback without the frames of fork110's own sandbox modules."""
     kept: list[TracebackType] = []
     while tb is not None:
-        name = os.path.basename(tb.tb_frame.f_code.co_filename)
-        if not (name.startswith("_sandbox_") and name.endswith(".py")):
+        if os.path.dirname(tb.tb_frame.f_code.co_filename) != _HERE:
             kept.append(tb)
         tb = tb.tb_next
     new: TracebackType | None = None

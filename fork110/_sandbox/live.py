@@ -1,6 +1,6 @@
 """The caller's side of a contained run: start the supervisor, take its events, never leave anything.
 
-A :class:`LiveRun` starts the supervisor (``python -S _sandbox_supervisor.py``) through
+A :class:`LiveRun` starts the supervisor (``python -S inside/supervisor.py``) through
 :class:`fork110.Command` with three pipes: its stdin is the *lifeline* (configuration first,
 then command bytes; when this process dies, even by SIGKILL, the kernel closes it and the
 supervisor kills the run), its stdout carries the event frames, its stderr its own complaints.
@@ -29,25 +29,25 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, cast, get_args
 
-from fork110 import _sandbox_wire as wire
 from fork110._child import Child
 from fork110._command import Command
 from fork110._errors import Error, WaitTimeout
 from fork110._ps_proc import boot_time, clock_ticks
-from fork110._sandbox_cgroup import RunCgroup
-from fork110._sandbox_ns import ns_ids
-from fork110._sandbox_procs import descendants, kill_until_gone, members, read_stat
-from fork110._sandbox_result import ContainedRun, Event, EventKind
+from fork110._sandbox.inside import wire
+from fork110._sandbox.inside.cgroup import RunCgroup
+from fork110._sandbox.inside.ns import ns_ids
+from fork110._sandbox.inside.procs import descendants, kill_until_gone, members, read_stat
+from fork110._sandbox.result import ContainedRun, Event, EventKind
 from fork110._status import ExitStatus
 from fork110._stdio import Stdio
 from fork110.ps import Inspector, Namer, ProcessInfo, Snapshot
 
 if TYPE_CHECKING:
-    from fork110._sandbox_wire import Config, Info, Record, Summary, Survivor
+    from fork110._sandbox.inside.wire import Config, Info, Record, Summary, Survivor
 
 __all__ = ["SUPERVISOR", "LiveRun", "SandboxError"]
 
-SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox_supervisor.py")
+SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "inside", "supervisor.py")
 _GRACE = 3.0  # beyond the timeout, how long the supervisor gets before the caller steps in
 _CLOSE_WAIT = 1.0
 _INLINE_STDIN = 1 << 16

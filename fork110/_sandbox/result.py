@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fork110._ps_render import command_shown
 from fork110._status import ExitStatus
 from fork110.ps import ProcessInfo, Snapshot
 
@@ -68,7 +69,7 @@ class Event:
         if k in _OUTPUT:
             return f"{who} {'|' if k == 'stdout' else '!'} {text.removesuffix(chr(10))}"
         if k == "start":
-            return f"{who} started: {text}"
+            return f"{who} started: {command_shown(text)}"
         if k == "fork":
             return f"{who} forked {other}" + (f" ({text})" if text else "")
         if k == "spawn":
@@ -105,7 +106,7 @@ class ContainedRun:
 
     >>> run = ContainedRun((Event(0.1, "stdout", "parent", 5, "hi\\n"),), "hi\\n", "", ExitStatus(0))
     >>> run
-    <ContainedRun exit status: 0, 1 process (peak 0), 0 left>
+    <ContainedRun exit status: 0, 1 process (peak 0), nothing left running>
     >>> run.output("parent")
     'hi\\n'
     """
@@ -137,7 +138,7 @@ class ContainedRun:
         how = "timed out" if self.timed_out else str(self.status)
         return (
             f"<ContainedRun {how}, {n} process{'es' if n != 1 else ''} "
-            f"(peak {self.peak_processes}), {self.leaked} left>"
+            f"(peak {self.peak_processes}), {self._left()}>"
         )
 
     def __str__(self) -> str:
@@ -237,7 +238,7 @@ class ContainedRun:
         """One line: how it ended, how many processes, the budget, what was left.
 
         >>> ContainedRun((), "", "", ExitStatus(0)).summary()
-        'parent: exit status: 0; 0 processes, peak 0 of 32; 0 left'
+        'parent: exit status: 0; 0 processes, peak 0 of 32; nothing left running'
         """
         n = len(self.processes())
         parts = [f"parent: {self.status}"]
@@ -250,5 +251,8 @@ class ContainedRun:
         )
         if self.refusals:
             parts.append(f"{self.refusals} fork{'s' if self.refusals != 1 else ''} refused")
-        parts.append(f"{self.leaked} left")
+        parts.append(self._left())
         return "; ".join(parts)
+
+    def _left(self) -> str:
+        return "nothing left running" if not self.leaked else f"{self.leaked} LEFT RUNNING"

@@ -15,7 +15,7 @@ that make, replace, reap and signal processes with thin wrappers, which forks in
 * ``kill``/``killpg`` refuse (EPERM) to signal anything outside the run (the supervisor, the
   notebook kernel, ``kill(-1)``).
 
-The reports, the budget lock and the signal guard are in :mod:`fork110._sandbox_state`.
+The reports, the budget lock and the signal guard are in :mod:`fork110._sandbox.inside.state`.
 Nothing here may block on a lock another thread could hold: the child side runs right after fork.
 
 >>> import os
@@ -31,9 +31,9 @@ import posix
 import sys
 
 from fork110 import _layouts
-from fork110 import _sandbox_state as state_
-from fork110 import _sandbox_wire as wire
-from fork110._sandbox_state import (
+from fork110._sandbox.inside import state as state_
+from fork110._sandbox.inside import wire
+from fork110._sandbox.inside.state import (
     RunState,
     argv_text,
     budget_lock,
