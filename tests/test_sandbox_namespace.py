@@ -308,3 +308,34 @@ def test_the_namespace_is_the_default_here() -> None:
     assert os.environ.get("FORK110_SANDBOX_NAMESPACES", "1") != "0"
     r = sandbox.run("import os; print(os.getpid(), os.getppid())")
     assert r.namespace and r.stdout == "2 1\n"
+
+
+KERNEL_IN_TMP = r'''
+import json, os, sys, tempfile, types
+from fork110 import sandbox
+# a kernel started by a test tool keeps its connection file in /tmp (the directory is shared:
+# the run must still see /tmp, and not that file); the kernel's module only says where it is
+fd, path = tempfile.mkstemp(prefix="kernel-", suffix=".json", dir="/tmp")
+os.write(fd, b'{"key": "secret"}')
+os.close(fd)
+connect = types.ModuleType("ipykernel.connect")
+connect.get_connection_file = lambda: path
+sys.modules["ipykernel.connect"] = connect
+mine = tempfile.mkdtemp(dir="/tmp")
+code = """
+import os
+print(repr(open("PATH").read()), os.path.isdir("MINE"), flush=True)
+""".replace("PATH", path).replace("MINE", mine)
+r = sandbox.run(code, timeout=20)
+still = open(path).read()
+os.unlink(path)
+os.rmdir(mine)
+print(json.dumps({"namespace": r.namespace, "out": r.stdout, "err": r.stderr, "still": still}))
+'''
+
+
+def test_a_connection_file_in_a_shared_directory_is_hidden_alone(caller: Command) -> None:
+    got = attack(caller, KERNEL_IN_TMP)
+    assert got["namespace"] is True, got
+    assert got["out"] == "'' True\n", got  # reads as empty; the rest of /tmp is still there
+    assert got["still"] == '{"key": "secret"}'

@@ -44,7 +44,7 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_REC, _MS_PRIVATE = 0x4000, 1 << 18
+_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 1 << 18
 _PR_SET_PDEATHSIG = 1
 _PR_GET_DUMPABLE, _PR_SET_DUMPABLE = 3, 4
 _SIGKILL = 9
@@ -169,7 +169,8 @@ def become_init() -> int:
 
 def seal_run(hide: list[str]) -> str:
     """In the run's first process, before any user code: a mount namespace of its own with an
-    empty read-only tmpfs over each of *hide* that exists and over ``/sys/fs/cgroup``, then a
+    empty read-only tmpfs over each directory of *hide* that exists and over ``/sys/fs/cgroup``
+    (``/dev/null`` over each file of *hide*), then a
     user namespace of its own (uid 0 inside, the uid we had outside, no capability outside).
     Returns "" when done, else what failed (the run must not go on then).
 
@@ -182,10 +183,14 @@ def seal_run(hide: list[str]) -> str:
         return f"unshare(CLONE_NEWNS): {os.strerror(err)}"
     flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     for path in [*hide, "/sys/fs/cgroup"]:
-        if path and os.path.isdir(path):
+        if path and os.path.isdir(path):  # a directory: an empty tmpfs over it
             err = _mount("tmpfs", path, "tmpfs", flags, "size=4k,mode=0555")
-            if err:
-                return f"hiding {path}: {os.strerror(err)}"
+        elif path and os.path.isfile(path):  # a file: /dev/null over it (it reads as empty)
+            err = _mount("/dev/null", path, None, _MS_BIND, None)
+        else:
+            continue
+        if err:
+            return f"hiding {path}: {os.strerror(err)}"
     err = unshare(CLONE_NEWUSER)
     if err:
         return f"unshare(CLONE_NEWUSER): {os.strerror(err)}"
@@ -236,9 +241,11 @@ def ns_ids(host_pid: int) -> tuple[int, int, int] | None:
 
 
 def runtime_dirs(env: dict[str, str] | None = None) -> list[str]:
-    """The directories that hold Jupyter kernels' connection files, for this environment:
-    ``JUPYTER_RUNTIME_DIR``, else ``<data dir>/runtime`` as ``jupyter_core`` finds it, plus the
-    directory of this kernel's own connection file when we run in one.
+    """What a run must not see of Jupyter: the directories that hold kernels' connection files
+    (``JUPYTER_RUNTIME_DIR``, else ``<data dir>/runtime`` as ``jupyter_core`` finds it), and
+    this kernel's own connection file when we run in one. A directory that holds more than
+    Jupyter's files (``/tmp``, say, where a kernel started by a test tool keeps its connection
+    file; a home directory) is never hidden whole: only the ``*.json`` files in it are.
 
     >>> runtime_dirs({"JUPYTER_RUNTIME_DIR": "/tmp/rt"})[0]
     '/tmp/rt'
@@ -266,12 +273,21 @@ def runtime_dirs(env: dict[str, str] | None = None) -> list[str]:
     kernel = sys.modules.get("ipykernel.connect")
     if kernel is not None:
         try:
-            found.append(os.path.dirname(str(kernel.get_connection_file())))
+            found.append(str(kernel.get_connection_file()))
         except Exception:  # not in a kernel after all
             pass
+    home = os.path.realpath(env.get("HOME") or os.path.expanduser("~"))
+    shared = {"/", "/tmp", "/var/tmp", "/dev/shm", "/root", "/home", home}
     out: list[str] = []
     for path in found:
         real = os.path.realpath(path)
-        if real not in out and real != "/":
-            out.append(real)
+        if os.path.isdir(real) and (real in shared or home.startswith(real + "/")):
+            try:  # a directory with more in it than Jupyter's files: its json files only
+                names = sorted(n for n in os.listdir(real) if n.endswith(".json"))[:64]
+            except OSError:
+                names = []
+            extra = [os.path.join(real, n) for n in names]
+        else:
+            extra = [real]
+        out.extend(e for e in extra if e not in out)
     return out
