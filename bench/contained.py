@@ -6,8 +6,11 @@ ratios are medians of the per-round ratio, paired):
 
 * baseline: ``python -c pass`` through ``subprocess.run`` (start an interpreter, wait for it);
 * first event: ``sandbox.start("pass")`` until the caller holds the run's first event (the
-  supervisor is up, in its own session, a subreaper, the run's cgroup made, the first process
-  forked) — the issue's target: at most 2x the baseline;
+  supervisor is up, the run's cgroup made, the supervisor pid 1 of the run's own pid + mount
+  (+ user) namespace with its own /proc, the first process forked) — the issue's target: at
+  most 2x the baseline;
+* first event without namespaces (``FORK110_SANDBOX_NAMESPACES=0``: the fallback, a subreaper in
+  the host's namespaces): the difference between the two is what the run's namespaces cost;
 * whole run: ``sandbox.run("pass")`` to the end, clean-up and leak check included (reported;
   it includes the run's first process importing ``site`` and the user's ``sys.path``, which
   ``python -c pass`` also pays, plus the supervisor's);
@@ -25,6 +28,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import subprocess
@@ -52,6 +56,14 @@ def first_event() -> float:
         run = live.result()  # not timed: the run finishing and being checked
     assert run.leaked == 0 and run.status.success(), run
     return took
+
+
+def first_event_shared() -> float:
+    os.environ["FORK110_SANDBOX_NAMESPACES"] = "0"
+    try:
+        return first_event()
+    finally:
+        del os.environ["FORK110_SANDBOX_NAMESPACES"]
 
 
 _STDIN = b"x" * (100 << 20)
@@ -107,6 +119,7 @@ def main() -> int:
     cases: dict[str, Callable[[], float]] = {
         "python -c pass": python_pass,
         "first event": first_event,
+        "... no namespace": first_event_shared,
         "whole run": whole_run,
         "stdin 100 MiB": first_event_stdin,
         "true": plain_true,
@@ -126,6 +139,15 @@ def main() -> int:
     for name, values in times.items():
         ratio = statistics.median(v / b for v, b in zip(values, base))
         print(f"  {name:<16} {statistics.median(values) * 1000:8.2f} ms   {ratio:5.2f}x baseline")
+    shared = times["... no namespace"]
+    cost = statistics.median(v / b for v, b in zip(times["first event"], shared))
+    cost_base = statistics.median(
+        (v - s) / b for v, s, b in zip(times["first event"], shared, base)
+    )
+    print(
+        f"  the run's own namespaces: first event {cost:.2f}x the fallback's; the difference is "
+        f"{cost_base:.2f}x python -c pass"
+    )
     stdin = statistics.median(v / b for v, b in zip(times["stdin 100 MiB"], times["first event"]))
     print(f"  first event with 100 MiB of stdin: {stdin:.2f}x the first event of a trivial run")
     if "namespaces+true" in times:

@@ -4,8 +4,13 @@ Every live demo, the ``%%contained`` cell magic and the widgets run code through
 runs in a fresh interpreter started with :class:`fork110.Command` (the caller, a notebook kernel,
 never forks), under a supervisor that guarantees, whatever the code does:
 
-* **containment**: the run is its own session and process group, and its supervisor is a child
-  subreaper, so orphans stay in the run, visible, and get reaped;
+* **containment**: the run has its own pid namespace, mount namespace and user namespace where
+  the kernel allows them (as root, and as an ordinary user through a user namespace): its
+  supervisor is **pid 1** there, the run's first process pid 2, so an orphan is reparented to
+  pid 1, as textbooks say, and reaped; ``/proc`` shows the run and nothing else; the pids in
+  events, snapshots and ``ContainedRun`` are the ones the programs print (``os.getpid()``).
+  Elsewhere (see *Fallback* below) the run is its own session and process group, and its
+  supervisor a child subreaper, so orphans stay in the run, visible, and get reaped;
 * **a fork budget** (``max_processes``, default 32) that holds even as root: a fork past it
   fails with ``BlockingIOError`` (EAGAIN), as a real fork does at its limit. The kernel enforces
   it through a pids cgroup where one can be made (root); elsewhere every Python-level fork is
@@ -33,6 +38,26 @@ never forks), under a supervisor that guarantees, whatever the code does:
   fails (``MemoryError``, RLIMIT_AS per process); one CPU's worth of time where a cpu cgroup
   can be made (``memory`` says which held).
 
+Isolation, by environment (``ContainedRun.namespace`` says which held; ``containment`` says it
+in words, e.g. ``"pid namespace + cgroup"`` or ``"seccomp filter + rlimits"``):
+
+* **pid namespace** (the default wherever ``unshare`` allows it): the run cannot see, signal,
+  ptrace or prlimit the caller, the supervisor's host identity, or anyone else's processes (they
+  have no pid in its namespace; pid 1 handles no signal it did not ask for, and the seccomp
+  filter below still guards it). Its first process enters a mount namespace of its own where the
+  Jupyter runtime directories (the kernel's connection files: ``JUPYTER_RUNTIME_DIR`` and
+  ``jupyter_core``'s ``runtime`` dir) and ``/sys/fs/cgroup`` are empty read-only tmpfs, then a
+  user namespace of its own: uid 0 there is the caller's uid outside, with no capability outside
+  it, so it can neither undo those mounts nor write a cgroup file (``pids.max``, another group's
+  ``cgroup.procs``). Killing pid 1 kills the whole namespace. What it still can: as the caller's
+  uid, read and write the caller's files (as root: files owned by root, uid 0 being mapped to
+  itself); the network.
+* **seccomp filter** (the fallback: the kernel refuses the namespaces, with EPERM, ENOSPC or no
+  support, or ``FORK110_SANDBOX_NAMESPACES=0``): the run shares the caller's pid and mount
+  namespaces; the filter and the hooks keep signals, ptrace, prlimit and ``F_SETOWN`` off the
+  caller and the supervisor, but C code can see and signal other processes by pid, and threads
+  the caller starts after the run began; it can read the kernel's connection file.
+
 What enforces the budget, by environment (``ContainedRun.enforcement`` says which held):
 
 * ``"cgroup"`` (root, cgroups writable, as on the course machines): the kernel's pids
@@ -49,11 +74,8 @@ What enforces the budget, by environment (``ContainedRun.enforcement`` says whic
   walks the tree every ``sample_interval``, kills the whole run as soon as it sees more than
   the budget (reported in ``killed`` and ``notes``).
 
-Not covered yet, in every mode (the run shares the caller's pid and mount namespaces): C code
-can still see and signal processes outside the run by pid, other than the supervisor and the
-caller, and threads the caller starts after the run began; the run runs with the caller's uid
-(as root: root, without the capabilities above), so it can read the caller's files, the
-notebook kernel's connection file included. Disk and network are not limited.
+Not covered, in every mode: disk and network are not limited, and the run acts on files with
+the caller's uid (see above).
 
 >>> run("print('hello from', 'the parent')").stdout
 'hello from the parent\\n'
@@ -98,6 +120,7 @@ import sys
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Literal, TypedDict
 
+from fork110._sandbox.inside import ns as _sandbox_ns
 from fork110._sandbox.live import LiveRun, SandboxError, _new_live_run
 from fork110._sandbox.result import ContainedRun, Event
 
@@ -236,6 +259,10 @@ def _config(
         "stdin_file": -1,
         "max_memory": max_memory,
         "memory_mode": "",
+        "namespaces": os.environ.get("FORK110_SANDBOX_NAMESPACES", "1").strip() != "0",
+        "hide": _sandbox_ns.runtime_dirs(),
+        "in_namespace": False,
+        "host_uid": -1,
     }
 
 

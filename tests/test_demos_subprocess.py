@@ -37,7 +37,10 @@ def _assert_ps_reported_the_run_s_process(r: DemoResult, times: int) -> None:
         assert line["ppid"] == f["supervisor_pid"] == f["parent_ppid"]  # main's parent
         assert line["command"] in _parent_commands(r)  # what /proc shows as main's command
     assert f"pid {f['main_pid']} (main itself)" in r.explanation
-    assert f"ppid {f['supervisor_pid']} (the run's supervisor)" in r.explanation
+    said = (
+        "(pid 1, the run's init: its supervisor)" if r.run.namespace else "(the run's supervisor)"
+    )
+    assert f"ppid {f['supervisor_pid']} {said}" in r.explanation
 
 
 @pytest.mark.parametrize("language", LANGS)

@@ -23,7 +23,8 @@ import pytest
 import fork110
 from fork110 import Command, Stdio, sandbox
 from fork110._sandbox.inside.cgroup import RunCgroup
-from fork110._sandbox.inside.procs import descendants, read_stat
+from fork110._sandbox.inside.ns import ns_ids
+from fork110._sandbox.inside.procs import descendants, read_cmdline, read_stat
 from fork110.sandbox import ContainedRun, Event
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -138,10 +139,11 @@ if os.fork() == 0:
     with sandbox.start(code) as live:
         r = live.result()
     sid, pgid, pid, ppid = map(int, r.output("parent").split())
-    assert ppid == live.pid  # the supervisor
-    assert sid == live.pid and sid != os.getsid(0)  # a session of its own
+    sup = 1 if r.namespace else live.pid  # pid 1 of the run's own pid namespace, or not
+    assert ppid == sup  # the supervisor
+    assert sid == sup and sid != os.getsid(0)  # a session of its own
     assert pgid == pid  # the run's own process group, without the supervisor in it
-    assert r.output("child-1") == f"adopted by {live.pid}\n"  # not by init, not by us
+    assert r.output("child-1") == f"adopted by {sup}\n"  # not by the host's init, not by us
     assert "supervisor reaped child-1 (exit status: 0)" in lines(r, "supervisor")
     assert r.leaked == 0
 
@@ -383,17 +385,33 @@ else:
 """
 
 
+def run_tree(root: int) -> dict[int, int]:
+    """The processes below *root* but the supervisor that is pid 1 of the run's own pid
+    namespace (where there is one): pid -> start ticks."""
+    return {p: t for p, t in tree(root).items() if (ids := ns_ids(p)) is None or ids[0] != 1}
+
+
+def supervisor_of(caller: int) -> int | None:
+    """The supervisor the caller started (the stub that waits for pid 1, in a namespace)."""
+    for p in descendants(caller):
+        st = read_stat(p)
+        if st is not None and st.ppid == caller and "supervisor.py" in read_cmdline(p):
+            return p
+    return None
+
+
 def _run_tree_ready(caller: int) -> tuple[int, dict[int, int]]:
     """(the caller's supervisor, the run's 4 processes) once all of them sleep."""
 
     def ready() -> bool:
-        t = tree(caller)
-        return len(t) == 5 and all(s == "S" for s in alive(t).values())
+        sup = supervisor_of(caller)
+        t = run_tree(sup) if sup is not None else {}
+        return len(t) == 4 and all(s == "S" for s in alive(t).values())
 
     wait_until(ready, "the run's 4 processes")
-    run = tree(caller)
-    supervisor = next(p for p in run if (st := read_stat(p)) is not None and st.ppid == caller)
-    return supervisor, {p: t for p, t in run.items() if p != supervisor}
+    supervisor = supervisor_of(caller)
+    assert supervisor is not None
+    return supervisor, run_tree(supervisor)
 
 
 @pytest.mark.parametrize("mode", ["run", "stream", "exit", "exit-hard", "sigkill"])
@@ -427,7 +445,7 @@ def test_cleanup_when_the_caller_is_interrupted_exits_or_is_killed(mode: str) ->
 
 def _four_asleep(live: sandbox.LiveRun) -> bool:
     live.poll(0)
-    t = tree(live.pid)
+    t = run_tree(live.pid)
     return len(t) == 4 and all(s == "S" for s in alive(t).values())
 
 
@@ -455,8 +473,10 @@ def test_closing_a_stream_early_kills_the_run() -> None:
     events = sandbox.stream(SLEEPERS, timeout=600)
     first = next(events)
     assert first.kind == "start"
-    wait_until(lambda: len(descendants(first.pid)) == 3, "children")
-    procs = tree(first.pid) | {first.pid: read_stat(first.pid).start_ticks}  # type: ignore[union-attr]
+    sup = supervisor_of(os.getpid())
+    assert sup is not None
+    wait_until(lambda: len(run_tree(sup)) == 4, "children")
+    procs = run_tree(sup)  # (the pids outside the run's own pid namespace)
     events.close()
     assert not alive(procs)
 
@@ -668,23 +688,25 @@ def test_closed_fds_still_report_forks() -> None:
 def test_signals_outside_the_run_are_refused() -> None:
     code = f"""
 import ctypes, os
-for target in (-1, {os.getpid()}, os.getppid(), -os.getpgid({os.getpid()})):
+for target in (-1, {os.getpid()}, os.getppid(), -{os.getpgid(0)}):
     try:
         os.kill(target, 0)
         print("allowed", target)
     except PermissionError as e:
         print("refused", e.errno)
 libc = ctypes.CDLL(None, use_errno=True)  # C code: held by the seccomp filter
-for target in (-1, os.getppid(), {os.getpid()}, -os.getpgid({os.getpid()})):
+for target in (-1, os.getppid(), {os.getpid()}, -{os.getpgid(0)}):
     print("libc", libc.kill(target, 0), ctypes.get_errno())
 os.kill(0, 0)
 os.kill(os.getpid(), 0)
 print("own ok")
 """
     r = sandbox.run(code)
+    # in the run's own pid namespace, the caller (and its group) have no pid at all: ESRCH
+    outside = errno.ESRCH if r.namespace else errno.EPERM
     assert r.stdout.splitlines() == [f"refused {errno.EPERM}"] * 4 + [
         f"libc -1 {errno.EPERM}"
-    ] * 4 + ["own ok"]
+    ] * 2 + [f"libc -1 {outside}"] * 2 + ["own ok"]
     assert sum(e.kind == "refused" for e in r.events) == 4
 
 
@@ -699,7 +721,8 @@ def test_kill_all_is_refused_to_programs_too() -> None:
 def test_poll_iterate_and_snapshot_a_live_run() -> None:
     code = "import os\nif os.fork() == 0:\n    print('child')\n    os._exit(0)\nos.wait()"
     with sandbox.start(code) as live:
-        assert repr(live).startswith(f"<LiveRun supervisor={live.pid} ")
+        sup = live.pid  # (once the supervisor has said who it is)
+        assert repr(live).startswith(f"<LiveRun supervisor={sup} ")
         got = list(live)
         assert live.done and got == list(live.events) and live.poll() == []
     assert got[0].kind == "start" and got[-1].kind == "end"
@@ -875,7 +898,7 @@ for _ in range(10):
         pass
 time.sleep(30)
 """
-    r, seen, _ = watched(code, max_processes=4, timeout=10.0)
+    r, seen, _ = watched(code, max_processes=4, timeout=2.0)  # (in a namespace: sealed, held)
     assert r.killed == "over budget" or (r.refusals > 0 and r.timed_out)
     assert not r.timed_out or r.refusals > 0
     assert not alive(seen) and r.leaked == 0
@@ -889,7 +912,7 @@ def test_the_run_gets_one_cpu_and_its_memory_limit_from_cgroups() -> None:
     code = "import time; print('ready', flush=True); time.sleep(30)"
     with sandbox.start(code, timeout=60, max_memory=300 << 20) as live:
         wait_until(lambda: any(e.kind == "stdout" for e in live.poll(0.05)), "the run to start")
-        parent = next(e.pid for e in live.events if e.kind == "start")
+        parent = live.host_pid(next(e.pid for e in live.events if e.kind == "start"))
         groups = Path(f"/proc/{parent}/cgroup").read_text().splitlines()
         where = {
             c: path for _n, cs, path in (g.split(":", 2) for g in groups) for c in cs.split(",")

@@ -346,8 +346,14 @@ os.waitpid(pid, 0)
 """
 r = sandbox.run(code, timeout=10)
 named = sorted({p for e in r.events for p in (e.pid, e.other_pid) if p is not None and p <= 3})
+names = {}  # pid -> the names events give it
+for e in r.events:
+    names.setdefault(e.pid, set()).add(e.process)
+    if e.other_pid is not None and e.other:
+        names.setdefault(e.other_pid, set()).add(e.other)
 print(json.dumps({"out": r.stdout, "named": named, "leaked": r.leaked, "notes": list(r.notes),
-                  "status": str(r.status)}))
+                  "status": str(r.status), "namespace": r.namespace,
+                  "names": {str(p): sorted(n) for p, n in names.items() if p <= 3}}))
 '''
 
 
@@ -356,7 +362,11 @@ def test_a_pid_namespace_inside_a_run_names_no_host_pid(caller: Command) -> None
     caller would signal init and kthreadd. Reports are checked against the kernel's sender."""
     got = attack(caller, NEW_PID_NAMESPACE)
     assert got["out"] == "unshare 0\n" and got["status"] == "exit status: 0"
-    assert got["named"] == [] and got["leaked"] == 0
+    if got["namespace"]:  # the run's own pids 1, 2, 3 are its supervisor, parent and child-1
+        assert got["names"] == {"1": ["supervisor"], "2": ["parent"], "3": ["child-1"]}
+    else:
+        assert got["named"] == []
+    assert got["leaked"] == 0
     assert any("ignored a report" in str(n) for n in got["notes"])  # type: ignore[attr-defined]
 
 

@@ -81,7 +81,7 @@ def test_kill_during_a_run() -> None:
             and len(panel.tree.snapshot) >= 2
         )
     )
-    pids = {p.pid for p in panel.tree.snapshot}
+    pids = descendants()  # (host pids: the tree's are the run's own)
     panel.kill_button.click()
     result = panel.wait(10)  # well before the 30 s watchdog
     assert result.run.killed == "killed" and not result.run.timed_out
@@ -106,7 +106,7 @@ def test_run_twice_kills_the_first_run() -> None:
     panel.run()
     until(lambda: panel.tree is not None and panel.tree.snapshot is not None)
     first = panel.tree
-    first_pids = {p.pid for p in first.snapshot} | {first.live.pid}
+    first_pids = descendants()  # (host pids: the tree's are the run's own)
     panel.run_button.click()  # again, while the first run lives
     assert panel.tree is not first and not first.refreshing
     assert not alive(first_pids) and first.status == "closed"

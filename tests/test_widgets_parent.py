@@ -33,7 +33,7 @@ def test_fork_exit_kill_wait_quit() -> None:
     until(lambda: any("reaped 1 zombie" in line for line in parent.lines))
     parent.buttons["fork"].click()
     until(lambda: "child-3" in states(parent))
-    pids = {p.pid for p in parent.tree.snapshot}
+    pids = descendants()  # (host pids: the tree's are the run's own)
     parent.buttons["quit"].click()  # child-3 becomes an orphan, and is reaped
     run = parent.tree.wait(10)
     assert run.leaked == 0 and not alive(pids)

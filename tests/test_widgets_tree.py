@@ -55,7 +55,7 @@ def test_runaway_chart_reaches_the_budget() -> None:
 def test_close_while_running_kills_the_run_and_the_thread() -> None:
     view = TreeView(start("import os, time\nos.fork()\ntime.sleep(60)", timeout=120))
     until(lambda: view.snapshot is not None and len(view.snapshot) == 2)
-    pids = {p.pid for p in view.snapshot} | {view.live.pid}
+    pids = descendants()  # (host pids: the tree's are the run's own)
     view.close()
     assert not alive(pids) and not descendants()
     assert not treeview_threads() and not view.refreshing

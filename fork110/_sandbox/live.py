@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import os
 import select
 import signal
@@ -34,7 +35,8 @@ from fork110._errors import Error, WaitTimeout
 from fork110._ps_proc import boot_time, clock_ticks
 from fork110._sandbox.inside import wire
 from fork110._sandbox.inside.cgroup import RunCgroup
-from fork110._sandbox.inside.procs import kill_until_gone, members, read_stat
+from fork110._sandbox.inside.ns import ns_ids
+from fork110._sandbox.inside.procs import descendants, kill_until_gone, members, read_stat
 from fork110._sandbox.result import ContainedRun, Event, EventKind
 from fork110._status import ExitStatus
 from fork110._stdio import Stdio
@@ -156,7 +158,9 @@ class LiveRun:
         self._inspector: Inspector | None = None
         self._info: Info | None = None
         self._summary: Summary | None = None
-        self._known: dict[int, int] = {}  # pid -> start ticks of every process we were told of
+        self._known: dict[int, int] = {}  # host pid -> start ticks of every process we were told of
+        self._ns_root = 0  # in a run with its own pid namespace: its pid 1's host pid
+        self._hosts: dict[int, int] = {}  # the run's pids (as it sees them) -> host pids
         self._survivors: tuple[ProcessInfo, ...] = ()
         self._watchdog = ""
         self._notes: list[str] = []
@@ -213,14 +217,50 @@ class LiveRun:
 
     @property
     def pid(self) -> int:
-        """The supervisor's pid (the run's processes are below it).
+        """The supervisor's pid as the caller sees it (the run's processes are below it). In a
+        run with its own pid namespace the supervisor is that namespace's pid 1, and this is
+        its pid outside (waiting, if need be, for the supervisor to say it).
 
         >>> from fork110.sandbox import start
         >>> with start("pass") as live:
-        ...     live.pid > 0
+        ...     live.pid > 1
         True
         """
-        return self._child.id()
+        end = time.monotonic() + _GRACE
+        while self._info is None and not self._done and time.monotonic() < end:
+            self._pump(0.05)
+        return self._ns_root or self._child.id()
+
+    def host_pid(self, pid: int) -> int | None:
+        """The pid the caller sees for the run's process *pid* (as the run itself names it, in
+        events and snapshots), None if it is not running (any more). The same pid where the run
+        shares the caller's pid namespace.
+
+        >>> from fork110.sandbox import start
+        >>> code = "import os, time; print(os.getpid(), flush=True); time.sleep(30)"
+        >>> with start(code, timeout=60) as live:
+        ...     pid = int(next(e for e in live if e.kind == "stdout").detail)
+        ...     host = live.host_pid(pid)
+        ...     with open(f"/proc/{host}/cmdline") as f:
+        ...         f.read().startswith("python <contained>")
+        True
+        """
+        if not self._ns_root:
+            st = read_stat(pid)
+            return pid if st is not None else None
+        return self._host_of(pid)
+
+    @property
+    def namespace(self) -> bool:
+        """True if the run has its own pid namespace (known once the supervisor has started it).
+
+        >>> from fork110.sandbox import start
+        >>> with start("pass") as live:
+        ...     _ = live.result()
+        ...     live.namespace in (True, False)
+        True
+        """
+        return bool(self._ns_root)
 
     @property
     def done(self) -> bool:
@@ -285,7 +325,7 @@ class LiveRun:
         """
         if self._inspector is None or self._done:
             return Snapshot(time.time(), self._child.id(), ())
-        snap = self._inspector.snapshot()
+        snap = self._as_run_sees(self._inspector.snapshot())
         if self._want_snapshots:
             self._add_snapshot(snap)  # part of the run's history too
         return snap
@@ -363,7 +403,8 @@ class LiveRun:
 
     def __repr__(self) -> str:
         state = "over" if self._done else "running"
-        return f"<LiveRun supervisor={self._child.id()} {state}, {len(self._events)} events>"
+        sup = self._ns_root or self._child.id()
+        return f"<LiveRun supervisor={sup} {state}, {len(self._events)} events>"
 
     # -- reading the supervisor -------------------------------------------------------------------
 
@@ -438,16 +479,20 @@ class LiveRun:
         if kind == "info":
             self._close_stdin_file()  # the supervisor has its own open of it by now
             self._info = cast("Info", extra)
+            if self._info.get("namespace"):
+                self._ns_root = int(self._info["host"])
             self._inspector = Inspector(
-                self._info["supervisor"], namer=self._namer, include_root=False
+                self._ns_root or self._info["supervisor"], namer=self._namer, include_root=False
             )
             return
         if kind == "done":
             self._summary = cast("Summary", extra)
             return
         if kind in _NEW_PROCESS and isinstance(extra, int) and extra >= 0:
-            self._known[other_pid] = extra
-            self._namer.pin(other_pid, boot_time() + extra / clock_ticks(), other)
+            host = self._host_of(other_pid) if self._ns_root else other_pid
+            if host is not None:  # (a process already gone is not named in the tree anyway)
+                self._known[host] = extra
+                self._namer.pin(host, boot_time() + extra / clock_ticks(), other)
         if kind == "watchdog":
             self._watchdog = text
             self._survivors = tuple(_survivor(s) for s in cast("list[Survivor]", extra))
@@ -484,7 +529,46 @@ class LiveRun:
         if now - self._last_snap < (0.005 if changed else self._interval):
             return
         self._last_snap = now
-        self._add_snapshot(self._inspector.snapshot())
+        self._add_snapshot(self._as_run_sees(self._inspector.snapshot()))
+
+    def _host_of(self, pid: int) -> int | None:
+        """The host pid of the run's process *pid* (as the run names it), looked up below the
+        namespace's pid 1 when not known yet; None if it is not there (any more)."""
+        host = self._hosts.get(pid)
+        if host is not None and (ids := ns_ids(host)) is not None and ids[0] == pid:
+            return host
+        for host in descendants(self._ns_root):
+            ids = ns_ids(host)
+            if ids is not None:
+                self._hosts[ids[0]] = host
+        host = self._hosts.get(pid)
+        return host if host is not None and (ids := ns_ids(host)) and ids[0] == pid else None
+
+    def _as_run_sees(self, snap: Snapshot) -> Snapshot:
+        """*snap* (taken from outside) with the pids the run's own processes see: in a run with
+        its own pid namespace, pid 1 is its supervisor and ``os.getpid()`` matches the tree."""
+        if not self._ns_root:
+            return snap
+        table = {self._ns_root: 1}
+        ids: dict[int, tuple[int, int, int]] = {}
+        for p in snap.processes:
+            got = ns_ids(p.pid)
+            if got is not None:
+                ids[p.pid] = got
+                table[p.pid] = got[0]
+                self._hosts[got[0]] = p.pid
+        procs = tuple(
+            dataclasses.replace(
+                p,
+                pid=table.get(p.pid, p.pid),
+                ppid=table.get(p.ppid, p.ppid),
+                pgid=ids[p.pid][1] if p.pid in ids else table.get(p.pgid, p.pgid),
+                sid=ids[p.pid][2] if p.pid in ids else table.get(p.sid, p.sid),
+            )
+            for p in snap.processes
+            if p.pid in ids  # (gone between the two reads: it is not in the tree any more)
+        )
+        return Snapshot(snap.time, 1, procs)
 
     def _add_snapshot(self, snap: Snapshot) -> None:
         # the command is part of the key: a process that execs (the run's first process becoming
@@ -525,7 +609,7 @@ class LiveRun:
         except WaitTimeout:
             self._notes.append("the supervisor did not exit: the caller killed it")
         if self._want_snapshots and self._inspector is not None:
-            self._add_snapshot(self._inspector.snapshot())  # the end: nothing should be left
+            self._add_snapshot(self._as_run_sees(self._inspector.snapshot()))  # nothing left
         self._backstop()
         for pipe in (child.stdout, child.stderr):
             if pipe is not None:
@@ -612,9 +696,8 @@ class LiveRun:
         n = len({e.other or e.process for e in self._events if e.kind in _NEW_PROCESS})
         parts = [f"parent {status}", f"{n} process{'es' if n != 1 else ''}"]
         parts.append("nothing left" if not self._leaked else f"{self._leaked} LEFT")
-        self._events.append(
-            Event(duration, "end", "supervisor", self._child.id(), "; ".join(parts))
-        )
+        sup = self._info["supervisor"] if self._info else self._child.id()
+        self._events.append(Event(duration, "end", "supervisor", sup, "; ".join(parts)))
         self._result = ContainedRun(
             events=tuple(self._events),
             stdout="".join(self._stdout),
@@ -636,6 +719,7 @@ class LiveRun:
             max_memory=self._max_memory,
             memory=s["memory"] if s else "",
             oom_kills=s["oom_kills"] if s else 0,
+            namespace=bool(self._info.get("namespace")) if self._info else False,
         )
 
 

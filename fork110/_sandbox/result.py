@@ -101,6 +101,8 @@ class ContainedRun:
     ``refusals`` how many forks the budget refused. ``timed_out`` says the watchdog ended it:
     ``watchdog`` then names who was still alive and in what state, ``survivors`` holds them.
     ``leaked`` counts processes of the run still there after clean-up: always 0.
+    ``namespace`` says the run had its own pid namespace: its pids (events, snapshots, what it
+    printed) are the namespace's, pid 1 its supervisor; :attr:`containment` says it in words.
 
     >>> run = ContainedRun((Event(0.1, "stdout", "parent", 5, "hi\\n"),), "hi\\n", "", ExitStatus(0))
     >>> run
@@ -129,6 +131,7 @@ class ContainedRun:
     max_memory: int | None = None
     memory: str = ""
     oom_kills: int = 0
+    namespace: bool = False
 
     def __repr__(self) -> str:
         n = len(self.processes())
@@ -141,6 +144,22 @@ class ContainedRun:
     def __str__(self) -> str:
         """The :meth:`summary` then the :meth:`transcript`."""
         return f"{self.summary()}\n{self.transcript()}"
+
+    @property
+    def containment(self) -> str:
+        """What held this run in, in a few words: the isolation (``pid namespace``, where the run
+        had its own pid, mount and user namespaces; else ``seccomp filter``, the host's pids with
+        a filter that keeps the run's signals, ptrace and prlimit off the caller and supervisor),
+        then what enforced the budget (:attr:`enforcement`).
+
+        >>> ContainedRun((), "", "", ExitStatus(0), enforcement="cgroup", namespace=True).containment
+        'pid namespace + cgroup'
+        >>> ContainedRun((), "", "", ExitStatus(0), enforcement="rlimit").containment
+        'seccomp filter + rlimits'
+        """
+        isolation = "pid namespace" if self.namespace else "seccomp filter"
+        budget = {"cgroup": "cgroup", "rlimit": "rlimits", "wrapper": "fork wrapper"}
+        return f"{isolation} + {budget.get(self.enforcement, self.enforcement or 'no budget')}"
 
     def success(self) -> bool:
         """True if ``parent`` exited with status 0 and the watchdog did not fire.

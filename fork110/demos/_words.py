@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["count", "join", "times"]
+__all__ = ["adopter", "count", "join", "times"]
 
 
 def count(n: int, word: str, many: str | None = None) -> str:
@@ -30,6 +30,21 @@ def join(items: Iterable[object], empty: str = "no process") -> str:
     if not text:
         return empty
     return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
+
+
+def adopter(namespace: bool) -> str:
+    """Who adopts (and reaps) a contained run's orphans, in words: pid 1 of the run's own pid
+    namespace, its init, where the run has one (``ContainedRun.namespace``); else the run's
+    supervisor, a subreaper.
+
+    >>> adopter(True)
+    "pid 1, the run's init (its supervisor, the first process of the run's own pid namespace)"
+    >>> adopter(False)
+    "the run's supervisor, a subreaper"
+    """
+    if namespace:
+        return "pid 1, the run's init (its supervisor, the first process of the run's own pid namespace)"
+    return "the run's supervisor, a subreaper"
 
 
 def times(n: int) -> str:

@@ -4,8 +4,9 @@ The second ``fork()`` runs in every process that exists at that line: the parent
 child. So there are four processes, not three: the parent, child 1, child 2 and a grandchild
 (child 1's child). The grandchild is a copy of child 1, so its ``pid1`` is 0 too and it runs
 ``do_stuff_proc1`` a second time. Nobody waits for it: child 1 returns from ``main`` without a
-``waitpid``, so the grandchild outlives its parent, is orphaned, and is reparented to the nearest
-subreaper (in a contained run, the run's supervisor; on a plain system, init). The fix: each child
+``waitpid``, so the grandchild outlives its parent, is orphaned, and is reparented to init, pid 1
+(in a contained run, the run's supervisor: pid 1 of the run's own pid namespace, or, where the
+kernel allows no namespace, a subreaper; the facts call it ``supervisor``). The fix: each child
 ``_exit``\\ s after its work, and only the parent makes the second fork.
 
 >>> r = run()
@@ -26,7 +27,7 @@ from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
 from ._c import C_SOURCES
-from ._words import join, times
+from ._words import adopter, join, times
 
 __all__ = ["DEMO", "PYTHON", "PYTHON_FIXED", "SLIDE", "run"]
 
@@ -220,6 +221,7 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
         "timeout": run.timeout,
         "killed": alive,
         "left": run.leaked,
+        "namespace": run.namespace,
     }
 
 
@@ -233,16 +235,17 @@ def _orphan_story(facts: Facts, g: str) -> str:
         how = f"{gp} exited"
     text = f"Nobody waited for {g}: {how} while {g} was still running, so {g} became an orphan"
     evidence = []
-    adopter = facts["new_parent"].get(g)
-    if adopter == "supervisor":
+    new_parent = facts["new_parent"].get(g)
+    init = adopter(bool(facts.get("namespace")))
+    if new_parent == "supervisor":
+        how = "every orphan in the namespace" if facts.get("namespace") else "orphans below it"
         evidence.append(
-            "it printed its new parent, the run's supervisor: a subreaper, which the kernel "
-            "makes the parent of orphans among its descendants"
+            f"it printed its new parent, {init}, which the kernel makes the parent of {how}"
         )
-    elif adopter is not None:
-        evidence.append(f"it printed its new parent, {adopter}")
-    if g in facts["reparented_seen"] and adopter is None:
-        evidence.append("the tree showed it moved under the run's supervisor")
+    elif new_parent is not None:
+        evidence.append(f"it printed its new parent, {new_parent}")
+    if g in facts["reparented_seen"] and new_parent is None:
+        evidence.append(f"the tree showed it moved under {init}")
     reaper = facts["reaped_by"].get(g)
     if reaper is not None:
         status = facts["statuses"].get(g)

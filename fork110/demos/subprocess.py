@@ -342,7 +342,15 @@ def _ps_sentence(facts: Facts) -> str:
     )
     who.append(
         f"ppid {first['ppid']}"
-        + (" (the run's supervisor)" if first["ppid"] == facts["supervisor_pid"] else "")
+        + (
+            (
+                " (pid 1, the run's init: its supervisor)"
+                if first["ppid"] == 1
+                else " (the run's supervisor)"
+            )
+            if first["ppid"] == facts["supervisor_pid"]
+            else ""
+        )
     )
     who.append(f"command '{first['command']}'")
     same = all((p["pid"], p["ppid"]) == (first["pid"], first["ppid"]) for p in ps)

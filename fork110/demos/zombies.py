@@ -31,7 +31,7 @@ from fork110.sandbox import ContainedRun
 
 from ._base import Demo, DemoResult, Facts, Variant
 from ._c import C_SOURCES
-from ._words import count, join
+from ._words import adopter, count, join
 
 __all__ = [
     "DEMO",
@@ -387,6 +387,7 @@ def observe(run: ContainedRun, variant: Variant) -> Facts:
         "timed_out": run.timed_out,
         "timeout": run.timeout,
         "left": run.leaked,
+        "namespace": run.namespace,
     }
 
 
@@ -480,8 +481,12 @@ def _dropped(facts: Facts) -> str:
         parts.append(
             "Nothing in the program ever waited for them: the parent exited, and only then "
             + (
-                f"{'was' if k == 1 else 'were'} {count(k, 'zombie')} adopted and reaped by the "
-                "run's supervisor, which reaps orphans here as init does outside."
+                f"{'was' if k == 1 else 'were'} {count(k, 'zombie')} adopted and reaped by "
+                + (
+                    f"{adopter(True)}."
+                    if facts.get("namespace")
+                    else "the run's supervisor, which reaps orphans here as init does outside."
+                )
                 if k
                 else "could anybody else reap them."
             )
@@ -547,9 +552,11 @@ def explain(facts: Facts, variant: Variant) -> str:
         )
         k = facts["adopted"]
         if k:
-            parts[-1] += (
-                f", leaving {count(k, 'child')} it had not reaped; the run's supervisor, standing in "
-                f"for init, adopted and reaped {'it' if k == 1 else 'them'}."
+            parts[-1] += f", leaving {count(k, 'child')} it had not reaped; " + (
+                f"{adopter(True)} adopted and reaped {'it' if k == 1 else 'them'}."
+                if facts.get("namespace")
+                else "the run's supervisor, a subreaper standing in for init, adopted and "
+                f"reaped {'it' if k == 1 else 'them'}."
             )
         else:
             parts[-1] += "."

@@ -4,8 +4,9 @@ The kernel never forks. A small driver program runs contained (:data:`DRIVER`); 
 The kernel sends it one word per button press through a named pipe (FIFO) in a private temporary
 directory, and the driver does it: ``fork``, ``exit`` (tell the oldest running child to exit),
 ``wait`` (``waitpid`` one child), ``waitall`` (``waitpid(-1, WNOHANG)`` until none is left),
-``kill`` (SIGKILL a zombie), ``quit`` (the parent exits; its children become orphans, go to the
-subreaper and are reaped). The live :class:`TreeView` shows each state change.
+``kill`` (SIGKILL a zombie), ``quit`` (the parent exits; its children become orphans, go to
+pid 1, the run's init, or where the run has no pid namespace of its own to the subreaper, and
+are reaped). The live :class:`TreeView` shows each state change.
 """
 
 from __future__ import annotations

@@ -188,14 +188,26 @@ def legend_html() -> str:
     return f'<div class="fork110-legend" style="font-size:11px">{"".join(items)}</div>'
 
 
-def ps_command(snap: Snapshot) -> str:
+def ps_command(snap: Snapshot, *, namespace_of: int = 0, host_session: int = 0) -> str:
     """The ``ps`` command a student can type in a terminal to see the same processes.
+
+    For a run in its own pid namespace, as root (*namespace_of*: the host pid of one of its
+    processes), ``nsenter`` makes ``ps`` read that namespace's ``/proc``, so it shows the pids
+    of the tree; an ordinary user may not enter it, and sees the run's session by its host id
+    (*host_session*), with the host's pids.
 
     >>> ps_command(Snapshot(0.0, 1, (
     ...     ProcessInfo(10, 1, "S", "python", 1, None, 0.0, "parent", 0, sid=10),)))
     'ps -o pid,ppid,stat,wchan:22,args --forest -s 10'
+    >>> ps_command(Snapshot(0.0, 1, (
+    ...     ProcessInfo(2, 1, "S", "python", 1, None, 0.0, "parent", 0, sid=1),)), namespace_of=4242)
+    'nsenter -t 4242 -p -m ps -o pid,ppid,stat,wchan:22,args --forest -s 1'
     """
     cols = "ps -o pid,ppid,stat,wchan:22,args --forest"
+    if namespace_of:
+        cols = f"nsenter -t {namespace_of} -p -m {cols}"
+    elif host_session:
+        return f"{cols} -s {host_session}"
     sids = {p.sid for p in snap.processes if p.sid}
     if len(sids) == 1:
         return f"{cols} -s {sids.pop()}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import signal
 import threading
 import time
@@ -248,7 +249,14 @@ class TreeView(StaticCopy, w.VBox):  # type: ignore[misc]
         if final or changed or now - self._last_chart >= 0.25:
             self._last_chart = now
             self._draw_chart(now)
-            _set(self._ps, f"In a terminal: <code>{html.escape(_render.ps_command(snap))}</code>")
+            live = self._live  # in a run's own pid namespace: enter it through one of its own
+            inside = session = 0
+            if live is not None and live.namespace and len(snap):
+                if os.geteuid() == 0:
+                    inside = live.host_pid(snap.processes[0].pid) or 0
+                session = live.pid  # its pid 1, a session leader (seen from outside)
+            command = _render.ps_command(snap, namespace_of=inside, host_session=session)
+            _set(self._ps, f"In a terminal: <code>{html.escape(command)}</code>")
         if not final:
             word = "process" if n == 1 else "processes"
             _set(self._state, f"<b>running</b>: {n} {word} now, peak {self.peak}")

@@ -311,12 +311,21 @@ def _tids(pid: int) -> list[int]:
 def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> None:
     """Everything common to Python and program runs, up to (not including) running anything."""
     os.setpgid(0, 0)
+    host_root = int(cfg.get("host_uid", os.geteuid())) == 0  # (set before any user namespace)
+    in_namespace = bool(cfg.get("in_namespace"))
+    if in_namespace:  # hide the kernel's files and cgroups, then give up every host capability
+        from fork110._sandbox.inside import ns
+
+        failed = ns.seal_run([str(d) for d in cfg.get("hide", [])])
+        if failed:
+            os.write(2, f"fork110: could not seal the run's namespaces: {failed}\n".encode())
+            os._exit(125)
     _libc().prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)  # the supervisor is not dumpable; we may be
     if not drop_caps():
         os.write(2, b"fork110: could not drop the capabilities that reach past the run\n")
         os._exit(125)
     budget = int(cfg["max_processes"])
-    if os.geteuid() != 0:
+    if not host_root:  # (root in the run's user namespace is still this user to the kernel)
         _limit_nproc(budget)
     max_memory = cfg.get("max_memory")
     if max_memory and cfg.get("memory_mode") == "rlimit":  # no memory cgroup: per process
@@ -325,13 +334,15 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
         resource.setrlimit(resource.RLIMIT_AS, (int(max_memory), int(max_memory)))
     supervisor, caller = os.getppid(), cfg["caller"]
     groups = {supervisor}
-    try:
-        groups.add(os.getpgid(caller))
-    except OSError:
-        pass
-    # kill(tid) of any thread signals its whole process: name every thread of the caller (a notebook
-    # kernel runs several) and of the supervisor, besides their pids
-    protected = [supervisor, caller, *_tids(caller), *_tids(supervisor)]
+    protected = [supervisor, *_tids(supervisor)]
+    if not in_namespace:  # (in the run's own pid namespace the caller has no pid at all)
+        try:
+            groups.add(os.getpgid(caller))
+        except OSError:
+            pass
+        # kill(tid) of any thread signals its whole process: name every thread of the caller (a
+        # notebook kernel runs several) and of the supervisor, besides their pids
+        protected += [caller, *_tids(caller)]
     protect(tuple(dict.fromkeys(protected)), tuple(sorted(groups)))
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGIO):
         signal.signal(sig, signal.SIG_DFL)

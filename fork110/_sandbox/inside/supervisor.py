@@ -110,6 +110,9 @@ class Supervisor(Tracker):
         self.receiving = False
         self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
         self.wake_r = self.wake_w = -1
+        self.namespace = False  # pid 1 of the run's own pid namespace (see .ns)
+        self.host_pid = pid  # our pid as the caller sees it
+        self.why_shared = ""  # why the run shares the host's namespaces, when it does
 
     # -- output to the caller ---------------------------------------------------------------------
 
@@ -167,6 +170,7 @@ class Supervisor(Tracker):
         if self.cgroup is not None:
             self.cgroup.seal()
         self.cfg["memory_mode"] = self.memory
+        self.cfg["host_uid"] = os.geteuid()
         if self.cgroup is not None and self.cgroup.limit_dir is not None:
             self.mode = "cgroup"
         elif os.geteuid() != 0:
@@ -184,6 +188,35 @@ class Supervisor(Tracker):
         os.set_blocking(1, False)
         for fd in (0, self.sock.fileno(), self.wake_r):
             self.poller.register(fd, _IN)  # type: ignore[union-attr]
+
+    def enter_namespace(self) -> None:
+        """Become pid 1 of the run's own pid (and mount, and user) namespace, where the kernel
+        allows it; the process that called this stays behind as a stub and never returns from
+        here. Otherwise (or when the caller asked for none) carry on in the host's namespaces."""
+        if not self.cfg.get("namespaces", False):
+            self.why_shared = "not asked for (FORK110_SANDBOX_NAMESPACES=0)"
+            return
+        from fork110._sandbox.inside import ns
+
+        child = ns.enter()
+        if child < 0:
+            self.why_shared = "the kernel refused new namespaces"
+            return
+        if child > 0:
+            _stub(child, self)
+        host = ns.become_init()
+        if host < 0:
+            os.write(2, b"fork110 supervisor: could not mount the run's own /proc\n")
+            os._exit(71)
+        self.namespace = True
+        self.host_pid = host
+        self.pid = self.own = os.getpid()  # 1
+        try:
+            os.setsid()
+        except OSError:
+            pass
+        self.sid = os.getsid(0)
+        self.cfg["in_namespace"] = True
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.term = True
@@ -219,6 +252,9 @@ class Supervisor(Tracker):
             "mode": self.mode,
             "cgroups": self.cgroup.dirs() if self.cgroup is not None else [],
             "lock": self.lock_path,
+            "namespace": self.namespace,
+            "host": self.host_pid,
+            "shared": self.why_shared,
         }
         self.emit("info", self.pid, "supervisor", extra=info)
         proc = self.register(pid, self.pid, "parent", hooked=self.cfg["mode"] == "python")
@@ -329,6 +365,13 @@ class Supervisor(Tracker):
                 break
             p = st.ppid
         return self.cgroup is not None and pid in self.cgroup.procs()
+
+    def vouch(self, pid: int) -> bool:
+        """As :meth:`Tracker.vouch`; in the run's own pid namespace a pid not allocated there yet
+        (above ``ns_last_pid``) is no process of the run, gone or not: a pid from outside."""
+        if self.namespace and pid > _last_pid() and pid not in self.procs:
+            return False
+        return super().vouch(pid)
 
     def reap(self) -> None:
         for pid, status in reap_all():
@@ -453,8 +496,8 @@ class Supervisor(Tracker):
             if self.term:
                 self.term = False
                 self.kill_run("supervisor signalled")
-            if os.getppid() != self.caller:
-                self.lost_caller()
+            if not self.namespace and os.getppid() != self.caller:
+                self.lost_caller()  # (pid 1 of a namespace dies with its stub: PR_SET_PDEATHSIG)
             if not self.killing and now >= self.deadline:
                 self.watchdog()
             if now >= self.next_scan:
@@ -553,6 +596,7 @@ class Supervisor(Tracker):
             "oom_kills": oom,
             "memory": self.memory,
             "cpu": self.cpu,
+            "namespace": self.namespace,
         }
         self.emit("done", self.pid, "supervisor", extra=summary)
         # Hand over what is left, but do not outlive the run by more than a moment for a caller
@@ -565,12 +609,45 @@ class Supervisor(Tracker):
                 self.flush()
 
 
+def _stub(child: int, sup: Supervisor) -> None:
+    """What stays behind in the host's namespaces: wait for pid 1 and leave with its status.
+    Killing this process kills pid 1 (its parent-death signal), hence the whole namespace."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
+    sup.sock.close()
+    for fd in (sup.wake_r, sup.wake_w):
+        os.close(fd)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)  # the lifeline and the event pipe are pid 1's alone
+    os.dup2(null, 1)
+    os.close(null)
+    while True:
+        try:
+            _pid, status = os.waitpid(child, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if os.WIFEXITED(status):
+            os._exit(os.WEXITSTATUS(status))
+        if os.WIFSIGNALED(status):
+            os._exit(128 + os.WTERMSIG(status))
+
+
 def _size(n: int) -> str:
     """Bytes in words: ``512 MiB``."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift:
             return f"{n / (1 << shift):g} {unit}"
     return f"{n} bytes"
+
+
+def _last_pid() -> int:
+    """The last pid this pid namespace gave (a pid namespace counts from 1 up)."""
+    try:
+        with open("/proc/sys/kernel/ns_last_pid", "rb") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1 << 22  # (unknown: no pid is ruled out)
 
 
 def read_ppid(pid: int) -> int:
@@ -627,6 +704,7 @@ def main() -> None:
     sup = Supervisor(cfg)
     sup.kill_asked = kill
     sup.setup()
+    sup.enter_namespace()
     sup.start_parent()  # the child goes on to run the user's code and never comes back here
     try:
         sup.run()

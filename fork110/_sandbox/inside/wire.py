@@ -50,6 +50,10 @@ if TYPE_CHECKING:
         stdin_file: int  # or, for large input, the caller's fd of a memfd holding it (-1: none)
         max_memory: int | None  # bytes for the whole run (None: no limit)
         memory_mode: str  # set by the supervisor before the fork: "cgroup", "rlimit" or ""
+        namespaces: bool  # run in its own pid, mount and user namespaces where the kernel allows
+        hide: list[str]  # directories the run must not see (Jupyter's runtime dirs): empty tmpfs
+        in_namespace: bool  # set by the supervisor: it is pid 1 of the run's pid namespace
+        host_uid: int  # set by the supervisor: its uid before any user namespace
 
     class Info(TypedDict):
         """The supervisor's first frame: who is who, and how the budget is enforced."""
@@ -60,6 +64,9 @@ if TYPE_CHECKING:
         mode: str
         cgroups: list[str]
         lock: str
+        namespace: bool  # the run has its own pid namespace; pids are as the run sees them
+        host: int  # the supervisor's pid as the caller sees it (the tree's root)
+        shared: str  # why the run shares the host's namespaces, when it does
 
     class Summary(TypedDict):
         """The supervisor's last frame."""
@@ -78,6 +85,7 @@ if TYPE_CHECKING:
         oom_kills: int
         memory: str
         cpu: str
+        namespace: bool
 
     # (kind, monotonic time, pid, name, other pid, other name, raw status or -1, text, extra)
     Record = tuple[str, float, int, str, int, str, int, str, object]

@@ -1,0 +1,293 @@
+"""A contained run's own pid, mount and user namespaces (where the kernel allows them).
+
+Loaded by the supervisor under ``python -S``: builtins, ``os`` and ``ctypes`` only. The shape:
+
+1. the supervisor, once its cgroups and socket are made (in the host's namespaces, so its names
+   for them are unique), calls :func:`enter`: ``unshare`` of a new pid and mount namespace (and,
+   when it is not root, a user namespace first, mapping uid 0 inside to its own uid), then
+   ``fork``. The parent stays behind as a stub that waits; the child is **pid 1** of the new pid
+   namespace and goes on as the supervisor (:func:`become_init`: killed with its stub, mounts
+   private, its own ``/proc``). Orphans of the run are adopted by pid 1, as textbooks say.
+2. the run's first process, forked by pid 1, calls :func:`seal_run` before any user code: a mount
+   namespace of its own where the Jupyter runtime directories (the kernel's connection files)
+   and ``/sys/fs/cgroup`` are empty read-only tmpfs, then a user namespace of its own where it is
+   uid 0 mapped to the uid it had, with no capability outside it: it cannot undo those mounts,
+   write a cgroup file, or ptrace, prlimit or signal anyone outside the run (it cannot even see
+   anyone outside: its ``/proc`` shows the namespace, pid 1 the supervisor).
+3. the caller, outside, sees host pids: :func:`ns_pid` translates them (``NSpid``).
+
+Where any step is refused (no user namespaces, a seccomp policy, ``FORK110_SANDBOX_NAMESPACES=0``),
+the run falls back to the shared namespaces and says so (``ContainedRun.namespace``).
+
+>>> ns_pid(os.getpid()) == os.getpid()  # not in a nested pid namespace here
+True
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "CLONE_NEWNS",
+    "CLONE_NEWPID",
+    "CLONE_NEWUSER",
+    "become_init",
+    "enter",
+    "ns_ids",
+    "ns_pid",
+    "runtime_dirs",
+    "seal_run",
+    "unshare",
+]
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 1 << 18
+_PR_SET_PDEATHSIG = 1
+_PR_GET_DUMPABLE, _PR_SET_DUMPABLE = 3, 4
+_SIGKILL = 9
+
+
+def unshare(flags: int) -> int:
+    """``unshare(2)``; 0 on success, else the errno.
+
+    >>> unshare(0)
+    0
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return 0 if libc.unshare(ctypes.c_int(flags)) == 0 else ctypes.get_errno() or 1
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> int:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_ulong,
+        ctypes.c_char_p,
+    ]
+    rc = libc.mount(
+        source.encode(),
+        target.encode(),
+        fstype.encode() if fstype else None,
+        flags,
+        data.encode() if data else None,
+    )
+    return 0 if rc == 0 else ctypes.get_errno() or 1
+
+
+def _write(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _map_self(uid: int, gid: int) -> None:
+    """In a user namespace just made: uid and gid 0 inside are *uid*/*gid* outside (one id each).
+
+    A process that is not dumpable (the supervisor) has its ``/proc/self`` files owned by root:
+    it is made dumpable for the moment of writing its own maps, then restored."""
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    dumpable = prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)
+    if dumpable != 1:
+        prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+    try:
+        _write_maps(uid, gid)
+    finally:
+        if dumpable != 1:
+            prctl(_PR_SET_DUMPABLE, max(dumpable, 0), 0, 0, 0)
+
+
+def _write_maps(uid: int, gid: int) -> None:
+    try:
+        _write("/proc/self/setgroups", "deny")
+    except FileNotFoundError:  # kernels before 3.19
+        pass
+    _write("/proc/self/uid_map", f"0 {uid} 1")
+    _write("/proc/self/gid_map", f"0 {gid} 1")
+
+
+def enter() -> int:
+    """Make a pid and mount namespace (and a user namespace when not root), then fork pid 1.
+
+    Returns -1 where the kernel refuses (nothing changed then, or only our own user namespace,
+    which the fallback does not mind), 0 in the child (pid 1 now: call :func:`become_init`), and
+    the child's pid in the parent (which should only wait for it and leave with its status).
+
+    >>> callable(enter)
+    True
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    if uid != 0:
+        if unshare(CLONE_NEWUSER) != 0:
+            return -1
+        try:
+            _map_self(uid, gid)
+        except OSError as exc:  # in a user namespace without ids: going on would be unsafe
+            raise SystemExit(
+                f"fork110 supervisor: cannot map its uid in a new user namespace: {exc}"
+            ) from None
+    if unshare(CLONE_NEWPID | CLONE_NEWNS) != 0:
+        return -1
+    return os.fork()
+
+
+def become_init() -> int:
+    """In pid 1 of the new namespace: die with the stub that forked us, make every mount private
+    (nothing we mount reaches the host), and mount this namespace's own ``/proc``. Returns our
+    pid as the host sees it (read before the new ``/proc`` hides it), or -1 if a mount failed.
+
+    >>> callable(become_init)
+    True
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
+    try:
+        host = int(os.readlink("/proc/self"))  # the host's /proc names us by our host pid
+    except (OSError, ValueError):
+        return -1
+    if _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return -1
+    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    if _mount("proc", "/proc", "proc", flags, None) != 0:
+        return -1
+    return host
+
+
+def seal_run(hide: list[str]) -> str:
+    """In the run's first process, before any user code: a mount namespace of its own with an
+    empty read-only tmpfs over each directory of *hide* that exists and over ``/sys/fs/cgroup``
+    (``/dev/null`` over each file of *hide*), then a
+    user namespace of its own (uid 0 inside, the uid we had outside, no capability outside).
+    Returns "" when done, else what failed (the run must not go on then).
+
+    >>> callable(seal_run)
+    True
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    err = unshare(CLONE_NEWNS)
+    if err:
+        return f"unshare(CLONE_NEWNS): {os.strerror(err)}"
+    flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    for path in [*hide, "/sys/fs/cgroup"]:
+        if path and os.path.isdir(path):  # a directory: an empty tmpfs over it
+            err = _mount("tmpfs", path, "tmpfs", flags, "size=4k,mode=0555")
+        elif path and os.path.isfile(path):  # a file: /dev/null over it (it reads as empty)
+            err = _mount("/dev/null", path, None, _MS_BIND, None)
+        else:
+            continue
+        if err:
+            return f"hiding {path}: {os.strerror(err)}"
+    err = unshare(CLONE_NEWUSER)
+    if err:
+        return f"unshare(CLONE_NEWUSER): {os.strerror(err)}"
+    try:
+        _map_self(uid, gid)
+    except OSError as exc:
+        return f"mapping uid 0 to {uid}: {exc.strerror}"
+    return ""
+
+
+def ns_pid(host_pid: int) -> int | None:
+    """The pid *host_pid* has in its innermost pid namespace (``NSpid``), None if it is gone.
+
+    >>> ns_pid(os.getpid()) == os.getpid()
+    True
+    """
+    try:
+        with open(f"/proc/{host_pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return host_pid  # a kernel without NSpid: no nesting to speak of
+
+
+def ns_ids(host_pid: int) -> tuple[int, int, int] | None:
+    """``(pid, process group, session)`` of *host_pid* as its innermost pid namespace names them
+    (``NSpid``, ``NSpgid``, ``NSsid`` of ``/proc/PID/status``), None if it is gone.
+
+    >>> ns_ids(os.getpid()) == (os.getpid(), os.getpgid(0), os.getsid(0))
+    True
+    """
+    found: dict[bytes, int] = {}
+    try:
+        with open(f"/proc/{host_pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith((b"NSpid:", b"NSpgid:", b"NSsid:")):
+                    key, _, value = line.partition(b":")
+                    found[key] = int(value.split()[-1])
+                    if len(found) == 3:
+                        break
+    except (OSError, ValueError, IndexError):
+        return None
+    if len(found) < 3:
+        return None
+    return found[b"NSpid"], found[b"NSpgid"], found[b"NSsid"]
+
+
+def runtime_dirs(env: dict[str, str] | None = None) -> list[str]:
+    """What a run must not see of Jupyter: the directories that hold kernels' connection files
+    (``JUPYTER_RUNTIME_DIR``, else ``<data dir>/runtime`` as ``jupyter_core`` finds it), and
+    this kernel's own connection file when we run in one. A directory that holds more than
+    Jupyter's files (``/tmp``, say, where a kernel started by a test tool keeps its connection
+    file; a home directory) is never hidden whole: only the ``*.json`` files in it are.
+
+    >>> runtime_dirs({"JUPYTER_RUNTIME_DIR": "/tmp/rt"})[0]
+    '/tmp/rt'
+    """
+    import sys
+
+    env = dict(os.environ) if env is None else env
+    found: list[str] = []
+    if env.get("JUPYTER_RUNTIME_DIR"):
+        found.append(env["JUPYTER_RUNTIME_DIR"])
+    else:
+        data = env.get("JUPYTER_DATA_DIR")
+        if not data:
+            xdg = env.get("XDG_DATA_HOME") or os.path.join(
+                env.get("HOME") or os.path.expanduser("~"), ".local", "share"
+            )
+            data = os.path.join(xdg, "jupyter")
+        found.append(os.path.join(data, "runtime"))
+    paths = sys.modules.get("jupyter_core.paths")
+    if paths is not None:
+        try:
+            found.append(str(paths.jupyter_runtime_dir()))
+        except Exception:  # whatever its configuration does, we still hide ours
+            pass
+    kernel = sys.modules.get("ipykernel.connect")
+    if kernel is not None:
+        try:
+            found.append(str(kernel.get_connection_file()))
+        except Exception:  # not in a kernel after all
+            pass
+    home = os.path.realpath(env.get("HOME") or os.path.expanduser("~"))
+    shared = {"/", "/tmp", "/var/tmp", "/dev/shm", "/root", "/home", home}
+    out: list[str] = []
+    for path in found:
+        real = os.path.realpath(path)
+        if os.path.isdir(real) and (real in shared or home.startswith(real + "/")):
+            try:  # a directory with more in it than Jupyter's files: its json files only
+                names = sorted(n for n in os.listdir(real) if n.endswith(".json"))[:64]
+            except OSError:
+                names = []
+            extra = [os.path.join(real, n) for n in names]
+        else:
+            extra = [real]
+        out.extend(e for e in extra if e not in out)
+    return out
