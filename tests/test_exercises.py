@@ -274,3 +274,22 @@ def test_practice_logic_and_the_lazy_widget() -> None:
 
     widget = practice(seed=2, kind="prints")
     assert type(widget).__name__ == "VBox"
+
+
+def test_a_code_exercise_names_who_reaped_the_unwaited_child() -> None:
+    from types import SimpleNamespace
+
+    from fork110.exercises._course import _adopter
+    from fork110.exercises.nb01 import q4
+
+    forgetful = (
+        "import os\nfor _ in range(3):\n    if os.fork() == 0:\n"
+        "        print('do_stuff', flush=True)\n        os._exit(0)\n"
+    )
+    verdict = str(q4.check(forgetful))
+    run = sandbox.run(forgetful)
+    assert f"was not waited for by the parent ({_adopter(run)} reaped it)" in verdict
+    assert _adopter(SimpleNamespace(namespace=True)) == "the run's init (pid 1)"
+    assert _adopter(SimpleNamespace(namespace=False)).startswith(
+        "the run's supervisor, a subreaper"
+    )

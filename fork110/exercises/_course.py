@@ -28,6 +28,14 @@ print("hi", flush=True)
 """
 
 
+def _adopter(run: Any) -> str:
+    """Who reaps a contained run's orphans, in words: pid 1 of the run's own pid namespace where
+    the run has one (``ContainedRun.namespace``), else the run's supervisor, a subreaper."""
+    if getattr(run, "namespace", False):
+        return "the run's init (pid 1)"
+    return "the run's supervisor, a subreaper,"
+
+
 def _lines(run: Any) -> int:
     return len(run.stdout.splitlines())
 
@@ -43,7 +51,7 @@ def _nb01() -> dict[str, Question]:
         reapers = _facts.reapers(run)
         unwaited = [c for c in kids if reapers.get(c) != "parent"]
         if unwaited:
-            return f"{unwaited[0]} was not waited for by the parent (init reaped it): wait for every child."
+            return f"{unwaited[0]} was not waited for by the parent ({_adopter(run)} reaped it): wait for every child."
         outs = [c for c in kids if "do_stuff" not in run.output(c)]
         if outs:
             return f"{outs[0]} did not print do_stuff: call do_stuff() in the child."
@@ -144,7 +152,7 @@ def _nb02() -> dict[str, Question]:
         if (p1, p2) != (1, 1):
             return f"do_stuff_proc1 ran {p1} times and do_stuff_proc2 {p2}; each should run once."
         if any(who != "parent" for who in _facts.reapers(run).values()):
-            return "A child was not waited for by the parent (init reaped it)."
+            return f"A child was not waited for by the parent ({_adopter(run)} reaped it)."
         return None
 
     return {
