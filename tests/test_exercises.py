@@ -270,10 +270,13 @@ def test_practice_logic_and_the_lazy_widget() -> None:
         check=True,
     )
     assert out.stdout.strip() == "False"
+    import ipywidgets
+
     from fork110.exercises import practice
 
     widget = practice(seed=2, kind="prints")
-    assert type(widget).__name__ == "VBox"
+    assert isinstance(widget, ipywidgets.VBox)
+    assert repr(widget) == "Practice(seed=2, kind='prints')"  # not the children's long repr
 
 
 def test_a_code_exercise_names_who_reaped_the_unwaited_child() -> None:

@@ -531,16 +531,22 @@ def _nb08() -> dict[str, Question]:
             hints=("Where is the new program when spawn() returns?",),
         ),
         "q2": choice(
-            "The parent calls `os.waitpid(pid, 0)` for the stop, not `child.wait()`. Why?",
+            "At the exec stop, the Python program takes the stop with `os.waitpid(pid, 0)`. What "
+            "would fork110's `child.wait()` (a `waitid` with `WEXITED`) have returned there, the "
+            "parent being the child's tracer?",
             {
-                "a": "child.wait() waits for the end; a traced child first reports a stop, which a "
-                "debugger must tell apart from an exit",
-                "b": "child.wait() does not work with ptrace",
-                "c": "waitpid is faster",
+                "a": "the SIGTRAP stop (`stopped_signal()` 5, `code()` None), as Rust's does; but it "
+                "cannot continue the child: the tracer must call `ptrace(PTRACE_CONT)` before any "
+                "wait can return the exit",
+                "b": "nothing until the child exits: `WEXITED` asks for ends only",
+                "c": "echo's exit status 0",
             },
             "a",
-            why={"b": "It works, but waits for the end.", "c": "It is about what is reported."},
-            hints=("WIFSTOPPED, WIFEXITED, WIFSIGNALED.",),
+            why={
+                "b": "Linux reports a tracee's stops to its tracer whatever the wait's flags say.",
+                "c": "At that stop echo has not run one instruction yet.",
+            },
+            hints=("What does the kernel tell a tracer, whatever it asks for?",),
         ),
         "q3": choice(
             "The stopped child's instruction pointer is in `ld-linux-x86-64.so.2`, not in `echo`. "

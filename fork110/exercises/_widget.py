@@ -158,4 +158,20 @@ def practice(seed: int = 0, kind: str | None = None, difficulty: str = "medium")
     for button, action in zip(buttons, (on_check, on_hint, on_reveal, on_run, on_next)):
         button.on_click(action)
     show()
-    return w.VBox([w.HBox([seed_box, level, kinds, lang]), question, answer, w.HBox(buttons), out])
+
+    class PracticeBox(w.VBox):  # type: ignore[misc]
+        """The widget, with a repr that names its question, not its children (no ids, no layout)."""
+
+        def __repr__(self) -> str:
+            args = [f"seed={session.seed}"]
+            if session.kind:
+                args.append(f"kind={session.kind!r}")
+            if session.difficulty != "medium":
+                args.append(f"difficulty={session.difficulty!r}")
+            if session.language != "python":
+                args.append(f"language={session.language!r}")
+            return f"Practice({', '.join(args)})"
+
+    return PracticeBox(
+        [w.HBox([seed_box, level, kinds, lang]), question, answer, w.HBox(buttons), out]
+    )
