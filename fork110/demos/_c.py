@@ -168,27 +168,6 @@ def build(
         raise CompileError(src, message or why)
     os.replace(tmp, exe)
     return exe
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = exe.with_name(f"{exe.name}.tmp{os.getpid()}")
-    with tempfile.TemporaryFile() as log:
-        cmd = Command(compiler).args([*CFLAGS, "-o", str(tmp), str(src)]).process_group(0)
-        child = cmd.stdin(Stdio.null()).stdout(log).stderr(log).spawn()
-        try:
-            status = child.wait(timeout=COMPILE_TIMEOUT)
-        except WaitTimeout:
-            with contextlib.suppress(ProcessLookupError):
-                child.kill_process_group(signal.SIGKILL)
-            child.wait()
-            status = None
-        log.seek(0)
-        message = log.read().decode(errors="replace")
-    if status is None or not status.success():
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        why = f"{status}" if status is not None else f"timed out after {COMPILE_TIMEOUT:g} s"
-        raise CompileError(src, message or why)
-    os.replace(tmp, exe)
-    return exe
 
 
 def compile_c(name: str, out_dir: str | os.PathLike[str]) -> Path | None:
