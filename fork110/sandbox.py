@@ -49,14 +49,22 @@ in words, e.g. ``"pid namespace + cgroup"`` or ``"seccomp filter + rlimits"``):
   ``jupyter_core``'s ``runtime`` dir) and ``/sys/fs/cgroup`` are empty read-only tmpfs, then a
   user namespace of its own: uid 0 there is the caller's uid outside, with no capability outside
   it, so it can neither undo those mounts nor write a cgroup file (``pids.max``, another group's
-  ``cgroup.procs``). Killing pid 1 kills the whole namespace. What it still can: as the caller's
-  uid, read and write the caller's files (as root: files owned by root, uid 0 being mapped to
-  itself); the network.
+  ``cgroup.procs``). The host's filesystem is **read-only** to it, for every caller (every
+  mount bind-remounted read-only, ``/proc/sys`` and ``/proc/sysrq-trigger`` too): as root, where
+  its uid 0 is the host's, it cannot change ``/etc/passwd``, the course's files or ``~/.bashrc``;
+  as a user, not even that user's files. ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are its own: an
+  overlay of a private tmpfs (64 MiB each) on the host's, so it reads what is there, and what it
+  writes nobody outside sees and vanishes with it (``share=`` names host paths under them it
+  must see as they are: a FIFO the caller writes to). FIFOs, sockets, ``/dev/null`` and other
+  devices work as ever. Killing pid 1 kills the whole namespace. What it still can: read what
+  the caller may read; open devices the caller's uid may open; the network.
 * **seccomp filter** (the fallback: the kernel refuses the namespaces, with EPERM, ENOSPC or no
   support, or ``FORK110_SANDBOX_NAMESPACES=0``): the run shares the caller's pid and mount
   namespaces; the filter and the hooks keep signals, ptrace, prlimit and ``F_SETOWN`` off the
   caller and the supervisor, but C code can see and signal other processes by pid, and threads
-  the caller starts after the run began; it can read the kernel's connection file.
+  the caller starts after the run began; it can read the kernel's connection file. Nothing of
+  the read-only host above holds there: the run writes what the caller's uid may write (as
+  root, any file), and ``/tmp`` is the host's.
 
 What enforces the budget, by environment (``ContainedRun.enforcement`` says which held):
 

@@ -9,15 +9,20 @@ Loaded by the supervisor under ``python -S``: builtins, ``os`` and ``ctypes`` on
    namespace and goes on as the supervisor (:func:`become_init`: killed with its stub, mounts
    private, its own ``/proc``). Orphans of the run are adopted by pid 1, as textbooks say.
 2. the run's first process, forked by pid 1, calls :func:`seal_run` before any user code: a mount
-   namespace of its own where the Jupyter runtime directories (the kernel's connection files)
-   and ``/sys/fs/cgroup`` are empty read-only tmpfs, then a user namespace of its own where it is
-   uid 0 mapped to the uid it had, with no capability outside it: it cannot undo those mounts,
-   write a cgroup file, or ptrace, prlimit or signal anyone outside the run (it cannot even see
-   anyone outside: its ``/proc`` shows the namespace, pid 1 the supervisor).
+   namespace of its own where every mount of the host is read-only (as root, uid 0 in the run
+   is the host's uid 0: without this it could write any root-owned file), ``/tmp``,
+   ``/var/tmp`` and ``/dev/shm`` are private writable overlays that vanish with the run, and
+   the Jupyter runtime directories (the kernel's connection files) and ``/sys/fs/cgroup`` are
+   empty read-only tmpfs; then a user namespace of its own where it is uid 0 mapped to the uid
+   it had, with no capability outside it: it cannot undo those mounts (not even in a mount
+   namespace of its own: they are locked), write a cgroup file, or ptrace, prlimit or signal
+   anyone outside the run (it cannot even see anyone outside: its ``/proc`` shows the
+   namespace, pid 1 the supervisor).
 3. the caller, outside, sees host pids: :func:`ns_pid` translates them (``NSpid``).
 
 Where any step is refused (no user namespaces, a seccomp policy, ``FORK110_SANDBOX_NAMESPACES=0``),
-the run falls back to the shared namespaces and says so (``ContainedRun.namespace``).
+the run falls back to the shared namespaces and says so (``ContainedRun.namespace``); none of
+the mounts above exists then: the run writes what the caller's uid may write.
 
 >>> ns_pid(os.getpid()) == os.getpid()  # not in a nested pid namespace here
 True
