@@ -432,3 +432,18 @@ def test_the_hosts_files_are_read_only_to_the_run_and_its_tmp_is_its_own(
     assert contents == ["original", "original"] and left == ["own.txt", "roots.txt"]
     assert got["seen_outside"] is False and got["after"] is False  # the run's /tmp, gone now
     assert got["leaked"] == 0
+
+
+def test_a_working_directory_in_tmp_is_the_runs_private_copy(tmp_path: Path) -> None:
+    (tmp_path / "given.txt").write_text("from outside")
+    code = """
+import os
+print(open("given.txt").read(), flush=True)
+with open("made.txt", "w") as f:
+    f.write("inside")
+print(sorted(os.listdir(".")), flush=True)
+"""
+    r = sandbox.run(code, cwd=tmp_path, timeout=20)
+    assert r.namespace and r.stdout == "from outside\n['given.txt', 'made.txt']\n", r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["given.txt"]  # gone with the run
+    assert r.leaked == 0

@@ -327,10 +327,19 @@ def _seal(hide: list[str], share: list[str], uid: int, gid: int, opened: list[in
             err = err or _remount_read_only(path, proc_flags)
             if err:
                 return f"making {path} read-only: {os.strerror(err)}"
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = ""
     for path, lower in scratch.items():
         err = _scratch(path, lower)
         if err:
             return f"a private {path}: {os.strerror(err)}"
+    if any(here == s or here.startswith(s + "/") for s in scratch):
+        try:  # the working directory, seen through the overlay (it was the host's, read-only)
+            os.chdir(here)
+        except OSError:
+            pass
     for path, fd in shared.items():
         if os.path.lexists(path):  # (seen through the overlay: a mount point for the host's)
             err = _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND, None)
