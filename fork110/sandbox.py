@@ -49,14 +49,22 @@ in words, e.g. ``"pid namespace + cgroup"`` or ``"seccomp filter + rlimits"``):
   ``jupyter_core``'s ``runtime`` dir) and ``/sys/fs/cgroup`` are empty read-only tmpfs, then a
   user namespace of its own: uid 0 there is the caller's uid outside, with no capability outside
   it, so it can neither undo those mounts nor write a cgroup file (``pids.max``, another group's
-  ``cgroup.procs``). Killing pid 1 kills the whole namespace. What it still can: as the caller's
-  uid, read and write the caller's files (as root: files owned by root, uid 0 being mapped to
-  itself); the network.
+  ``cgroup.procs``). The host's filesystem is **read-only** to it, for every caller (every
+  mount bind-remounted read-only, ``/proc/sys`` and ``/proc/sysrq-trigger`` too): as root, where
+  its uid 0 is the host's, it cannot change ``/etc/passwd``, the course's files or ``~/.bashrc``;
+  as a user, not even that user's files. ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are its own: an
+  overlay of a private tmpfs (64 MiB each) on the host's, so it reads what is there, and what it
+  writes nobody outside sees and vanishes with it (``share=`` names host paths under them it
+  must see as they are: a FIFO the caller writes to). FIFOs, sockets, ``/dev/null`` and other
+  devices work as ever. Killing pid 1 kills the whole namespace. What it still can: read what
+  the caller may read; open devices the caller's uid may open; the network.
 * **seccomp filter** (the fallback: the kernel refuses the namespaces, with EPERM, ENOSPC or no
   support, or ``FORK110_SANDBOX_NAMESPACES=0``): the run shares the caller's pid and mount
   namespaces; the filter and the hooks keep signals, ptrace, prlimit and ``F_SETOWN`` off the
   caller and the supervisor, but C code can see and signal other processes by pid, and threads
-  the caller starts after the run began; it can read the kernel's connection file.
+  the caller starts after the run began; it can read the kernel's connection file. Nothing of
+  the read-only host above holds there: the run writes what the caller's uid may write (as
+  root, any file), and ``/tmp`` is the host's.
 
 What enforces the budget, by environment (``ContainedRun.enforcement`` says which held):
 
@@ -151,6 +159,7 @@ class ProgramLimits(TypedDict, total=False):
     enforce: Enforce
     stdin: str | bytes | None
     max_memory: int | None
+    share: Sequence[str | os.PathLike[str]]
 
 
 class Limits(ProgramLimits, total=False):
@@ -193,6 +202,7 @@ def _config(
     line_buffered: bool = True,
     stdin: str | bytes | None = None,
     max_memory: int | None = DEFAULT_MEMORY,
+    share: Sequence[str | os.PathLike[str]] = (),
 ) -> Config:
     """Check the limits (clear errors for bad ones) and build the supervisor's configuration."""
     if isinstance(max_processes, bool) or not isinstance(max_processes, int):
@@ -237,6 +247,8 @@ def _config(
             raise ValueError(f"max_memory must be at least 1 MiB (1048576), not {max_memory!r}")
     if stdin is not None and not isinstance(stdin, (str, bytes)):
         raise TypeError(f"stdin must be str, bytes or None, not {type(stdin).__name__}")
+    if isinstance(share, (str, bytes)) or not all(isinstance(p, (str, os.PathLike)) for p in share):
+        raise TypeError("share must be a sequence of paths (str or os.PathLike)")
     title = f"python {filename}" if mode == "python" else ""  # what ps shows for the parent
     return {
         "mode": mode,
@@ -261,6 +273,7 @@ def _config(
         "memory_mode": "",
         "namespaces": os.environ.get("FORK110_SANDBOX_NAMESPACES", "1").strip() != "0",
         "hide": _sandbox_ns.runtime_dirs(),
+        "share": [os.path.abspath(os.fspath(p)) for p in share],
         "in_namespace": False,
         "host_uid": -1,
     }
@@ -282,6 +295,7 @@ def start(
     enforce: Enforce = "auto",
     stdin: str | bytes | None = None,
     max_memory: int | None = DEFAULT_MEMORY,
+    share: Sequence[str | os.PathLike[str]] = (),
 ) -> LiveRun:
     """Start running Python *code* contained; return the :class:`LiveRun` (use it with ``with``).
 
@@ -294,7 +308,10 @@ def start(
     :class:`SandboxError` (from :meth:`LiveRun.result`) if the run could not be started at all.
     Anything the code itself does, raises or prints is reported in the result, not raised.
     ``stdin`` is what the run's first process reads on fd 0, as if typed, then end of file
-    (its children inherit it, as a shell's do); by default /dev/null.
+    (its children inherit it, as a shell's do); by default /dev/null. The host's files are
+    read-only to the run in its namespaces, and ``/tmp``, ``/var/tmp`` and ``/dev/shm`` its
+    private copies: ``share`` names paths under those that it must see as they are (a FIFO
+    the caller writes to, say; read-only still, as FIFOs, sockets and devices need not be).
 
     >>> with start("print(6 * 7)") as live:
     ...     live.result().stdout
@@ -324,6 +341,7 @@ def start(
         line_buffered=line_buffered,
         stdin=stdin,
         max_memory=max_memory,
+        share=share,
     )
     return _new_live_run(
         cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env
@@ -369,6 +387,7 @@ def start_program(
     enforce: Enforce = "auto",
     stdin: str | bytes | None = None,
     max_memory: int | None = DEFAULT_MEMORY,
+    share: Sequence[str | os.PathLike[str]] = (),
 ) -> LiveRun:
     """Start a program (a compiled C demo, say) as the run's first process, contained.
 
@@ -406,6 +425,7 @@ def start_program(
         enforce=enforce,
         stdin=stdin,
         max_memory=max_memory,
+        share=share,
     )
     return _new_live_run(
         cfg, snapshots=snapshots, sample_interval=sample_interval, cwd=cwd, env=env

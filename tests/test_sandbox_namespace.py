@@ -9,10 +9,14 @@ host's namespaces, forced by ``FORK110_SANDBOX_NAMESPACES=0``) is tested too.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
-from test_sandbox_attacks import ROOT, attack, caller
+from test_sandbox_attacks import REPO, ROOT, attack, caller
 
 from fork110 import Command, Stdio, sandbox
 from fork110._sandbox.inside.cgroup import RunCgroup
@@ -339,3 +343,107 @@ def test_a_connection_file_in_a_shared_directory_is_hidden_alone(caller: Command
     assert got["namespace"] is True, got
     assert got["out"] == "'' True\n", got  # reads as empty; the rest of /tmp is still there
     assert got["still"] == '{"key": "secret"}'
+
+
+READ_ONLY = r'''
+import json, os, sys
+from fork110 import sandbox
+where, token = sys.argv[1], sys.argv[2]
+scratch = f"/tmp/fork110-scratch-{token}"
+code = """
+import ctypes, os
+def attempt(what, path, mode):
+    try:
+        with open(path, mode) as f:
+            f.write("changed")
+        print(what, "written", flush=True)
+    except OSError as exc:
+        print(what, "refused", exc.strerror, flush=True)
+attempt("root's file", "WHERE/roots.txt", "a")
+attempt("root's file", "WHERE/roots.txt", "w")
+attempt("own file", "WHERE/own.txt", "a")
+attempt("new file here", "new.txt", "x")
+with open("SCRATCH", "w") as f:
+    f.write("scratch")
+print("tmp reads", open("SCRATCH").read(), flush=True)
+input()  # until the caller has looked from outside
+libc = ctypes.CDLL(None, use_errno=True)
+MS_REMOUNT, MS_BIND = 32, 4096
+print("remount rw", libc.mount(None, b"/", None, MS_REMOUNT, None), flush=True)
+print("remount rw bind", libc.mount(None, b"/", None, MS_REMOUNT | MS_BIND, None), flush=True)
+libc.unshare(0x00020000)  # a mount namespace of its own, where it is root: still locked
+print("own namespace", libc.mount(None, b"/", None, MS_REMOUNT | MS_BIND, None), flush=True)
+try:  # (opened, never written: a sysctl, the host's; /sys likewise)
+    os.close(os.open("/proc/sys/vm/drop_caches", os.O_WRONLY))
+    os.close(os.open("/sys/kernel/mm/transparent_hugepage/enabled", os.O_WRONLY))
+    print("sysctl opened", flush=True)
+except OSError as exc:
+    print("sysctl refused", flush=True)
+attempt("then root's file", "WHERE/roots.txt", "a")
+""".replace("WHERE", where).replace("SCRATCH", scratch)
+seen_outside = None
+with sandbox.start(code, timeout=20, cwd=where, stdin="go on\n") as live:
+    for event in live:
+        if event.kind == "stdout" and event.detail.startswith("tmp reads"):
+            seen_outside = os.path.exists(scratch)
+    r = live.result()
+print(json.dumps({"namespace": r.namespace, "out": r.stdout, "err": r.stderr,
+                  "seen_outside": seen_outside, "after": os.path.exists(scratch),
+                  "leaked": r.leaked}))
+'''
+
+
+def test_the_hosts_files_are_read_only_to_the_run_and_its_tmp_is_its_own(
+    caller: Command, request: pytest.FixtureRequest
+) -> None:
+    where = tempfile.mkdtemp(prefix=".ro-", dir=REPO)  # outside /tmp, on the host's disk
+    try:
+        os.chmod(where, 0o777)  # the caller may create files here, outside a run
+        roots, own = os.path.join(where, "roots.txt"), os.path.join(where, "own.txt")
+        for path in (roots, own):
+            with open(path, "w") as f:
+                f.write("original")
+            os.chmod(path, 0o644)
+        if request.node.callspec.params["caller"] == "user":  # its own file (root's, as root)
+            os.chown(own, 65534, 65534)
+        token = os.urandom(4).hex()
+        out = caller.args(["-c", READ_ONLY, where, token]).output()
+        assert out.status.success(), out.stderr.decode()
+        got = json.loads(out.stdout.decode().splitlines()[-1])
+        left = sorted(os.listdir(where))
+        contents = [Path(roots).read_text(), Path(own).read_text()]
+    finally:
+        shutil.rmtree(where)
+    assert got["namespace"] is True, got
+    erofs = os.strerror(30)  # (or, for root's file and an ordinary caller, EACCES first)
+    refused = {f"root's file refused {erofs}", f"root's file refused {os.strerror(13)}"}
+    lines = got["out"].splitlines()
+    assert lines[0] in refused and lines[1] in refused and lines[-1].startswith("then root's")
+    assert lines[2:-1] == [
+        f"own file refused {erofs}",
+        f"new file here refused {erofs}",
+        "tmp reads scratch",
+        "remount rw -1",
+        "remount rw bind -1",
+        "own namespace -1",
+        "sysctl refused",
+    ], got
+    assert lines[-1][len("then ") :] in refused
+    assert contents == ["original", "original"] and left == ["own.txt", "roots.txt"]
+    assert got["seen_outside"] is False and got["after"] is False  # the run's /tmp, gone now
+    assert got["leaked"] == 0
+
+
+def test_a_working_directory_in_tmp_is_the_runs_private_copy(tmp_path: Path) -> None:
+    (tmp_path / "given.txt").write_text("from outside")
+    code = """
+import os
+print(open("given.txt").read(), flush=True)
+with open("made.txt", "w") as f:
+    f.write("inside")
+print(sorted(os.listdir(".")), flush=True)
+"""
+    r = sandbox.run(code, cwd=tmp_path, timeout=20)
+    assert r.namespace and r.stdout == "from outside\n['given.txt', 'made.txt']\n", r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["given.txt"]  # gone with the run
+    assert r.leaked == 0

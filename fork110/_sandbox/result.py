@@ -148,8 +148,9 @@ class ContainedRun:
     @property
     def containment(self) -> str:
         """What held this run in, in a few words: the isolation (``pid namespace``, where the run
-        had its own pid, mount and user namespaces; else ``seccomp filter``, the host's pids with
-        a filter that keeps the run's signals, ptrace and prlimit off the caller and supervisor),
+        had its own pid, mount and user namespaces, the host's files read-only to it and a
+        private ``/tmp``; else ``seccomp filter``, the host's pids and files with a filter that
+        keeps the run's signals, ptrace and prlimit off the caller and supervisor),
         then what enforced the budget (:attr:`enforcement`).
 
         >>> ContainedRun((), "", "", ExitStatus(0), enforcement="cgroup", namespace=True).containment

@@ -159,7 +159,9 @@ class BeTheParent(StaticCopy, w.VBox):  # type: ignore[misc]
         self._static = Static(repr(self))
         self.lines: list[str] = []
         code = DRIVER.replace("FIFO", repr(self.fifo))
-        live = sandbox.start(code, max_processes=budget, timeout=timeout, filename="parent.py")
+        live = sandbox.start(
+            code, max_processes=budget, timeout=timeout, filename="parent.py", share=[self._dir]
+        )
         self.tree = TreeView(live, budget=budget, title="you are the parent")
         self.journal = w.HTML(layout=w.Layout(max_height="200px", overflow="auto"))
         self.buttons: dict[str, w.Button] = {}

@@ -316,7 +316,9 @@ def _prepare(cfg: Config, out_w: int, err_w: int, go_fd: int, wake_fd: int) -> N
     if in_namespace:  # hide the kernel's files and cgroups, then give up every host capability
         from fork110._sandbox.inside import ns
 
-        failed = ns.seal_run([str(d) for d in cfg.get("hide", [])])
+        failed = ns.seal_run(
+            [str(d) for d in cfg.get("hide", [])], [str(p) for p in cfg.get("share", [])]
+        )
         if failed:
             os.write(2, f"fork110: could not seal the run's namespaces: {failed}\n".encode())
             os._exit(125)

@@ -9,15 +9,20 @@ Loaded by the supervisor under ``python -S``: builtins, ``os`` and ``ctypes`` on
    namespace and goes on as the supervisor (:func:`become_init`: killed with its stub, mounts
    private, its own ``/proc``). Orphans of the run are adopted by pid 1, as textbooks say.
 2. the run's first process, forked by pid 1, calls :func:`seal_run` before any user code: a mount
-   namespace of its own where the Jupyter runtime directories (the kernel's connection files)
-   and ``/sys/fs/cgroup`` are empty read-only tmpfs, then a user namespace of its own where it is
-   uid 0 mapped to the uid it had, with no capability outside it: it cannot undo those mounts,
-   write a cgroup file, or ptrace, prlimit or signal anyone outside the run (it cannot even see
-   anyone outside: its ``/proc`` shows the namespace, pid 1 the supervisor).
+   namespace of its own where every mount of the host is read-only (as root, uid 0 in the run
+   is the host's uid 0: without this it could write any root-owned file), ``/tmp``,
+   ``/var/tmp`` and ``/dev/shm`` are private writable overlays that vanish with the run, and
+   the Jupyter runtime directories (the kernel's connection files) and ``/sys/fs/cgroup`` are
+   empty read-only tmpfs; then a user namespace of its own where it is uid 0 mapped to the uid
+   it had, with no capability outside it: it cannot undo those mounts (not even in a mount
+   namespace of its own: they are locked), write a cgroup file, or ptrace, prlimit or signal
+   anyone outside the run (it cannot even see anyone outside: its ``/proc`` shows the
+   namespace, pid 1 the supervisor).
 3. the caller, outside, sees host pids: :func:`ns_pid` translates them (``NSpid``).
 
 Where any step is refused (no user namespaces, a seccomp policy, ``FORK110_SANDBOX_NAMESPACES=0``),
-the run falls back to the shared namespaces and says so (``ContainedRun.namespace``).
+the run falls back to the shared namespaces and says so (``ContainedRun.namespace``); none of
+the mounts above exists then: the run writes what the caller's uid may write.
 
 >>> ns_pid(os.getpid()) == os.getpid()  # not in a nested pid namespace here
 True
@@ -167,12 +172,120 @@ def become_init() -> int:
     return host
 
 
-def seal_run(hide: list[str]) -> str:
-    """In the run's first process, before any user code: a mount namespace of its own with an
-    empty read-only tmpfs over each directory of *hide* that exists and over ``/sys/fs/cgroup``
-    (``/dev/null`` over each file of *hide*), then a
-    user namespace of its own (uid 0 inside, the uid we had outside, no capability outside).
-    Returns "" when done, else what failed (the run must not go on then).
+_MS_REMOUNT, _MS_NOATIME, _MS_NODIRATIME = 32, 1024, 2048
+_MS_RELATIME, _MS_STRICTATIME = 1 << 21, 1 << 24
+_ST_RDONLY = 1
+_KEEP = {  # the per-mount flags a read-only bind remount keeps (locked ones must be kept)
+    "nosuid": _MS_NOSUID,
+    "nodev": _MS_NODEV,
+    "noexec": _MS_NOEXEC,
+    "noatime": _MS_NOATIME,
+    "nodiratime": _MS_NODIRATIME,
+    "relatime": _MS_RELATIME,
+    "strictatime": _MS_STRICTATIME,
+}
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+"""Where a run may write: a private layer over the host's directory, gone with the run."""
+SCRATCH_SIZE = 64 << 20
+"""The size of each scratch layer (a tmpfs, charged to the run's memory as it fills)."""
+_PROC_LOCKED = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
+
+
+def _unescape(field: str) -> str:
+    r"""A mount point as ``/proc/self/mountinfo`` writes it (``\040`` for a space, ...).
+
+    >>> _unescape(r"/a\040b")
+    '/a b'
+    """
+    parts = field.split("\\")
+    out = parts[0]
+    for part in parts[1:]:
+        code = part[:3]
+        if len(code) == 3 and all(c in "01234567" for c in code):
+            out += chr(int(code, 8)) + part[3:]
+        else:
+            out += "\\" + part
+    return out
+
+
+def mount_points() -> dict[str, int]:
+    """Every mount point of our mount namespace, with the flags a read-only remount keeps (the
+    topmost mount's, where several are stacked on one point), in ``mountinfo``'s order.
+
+    >>> mount_points()["/proc"] & _MS_NOSUID in (0, _MS_NOSUID)
+    True
+    """
+    found: dict[str, int] = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 6:
+                continue
+            point = _unescape(fields[4])
+            flags = 0
+            for option in fields[5].split(","):
+                flags |= _KEEP.get(option, 0)
+            found.pop(point, None)  # a later mount on the same point is on top
+            found[point] = flags
+    return found
+
+
+def _read_only(path: str) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & _ST_RDONLY)
+    except OSError:  # unreachable (under a mount over it, or not ours to search): nothing to do
+        return True
+
+
+def _remount_read_only(path: str, keep: int) -> int:
+    """Bind-remount the mount at *path* read-only with the flags *keep*; 0 if it is read-only
+    now (or out of reach), else the errno."""
+    err = _mount("none", path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | keep, None)
+    if err and not _read_only(path):
+        return err
+    return 0
+
+
+def _scratch(path: str, lower: int) -> int:
+    """A private, writable layer over *path* (whose directory is open as *lower*): an overlay
+    of a fresh tmpfs on the host's (read-only) directory, so the run sees what is there and
+    writes only to its own copy; a fresh empty tmpfs where overlays are refused."""
+    flags = _MS_NOSUID | _MS_NODEV
+    err = _mount("tmpfs", path, "tmpfs", flags, f"size={SCRATCH_SIZE},mode=0755")
+    if err:
+        return err
+    upper, work = os.path.join(path, "upper"), os.path.join(path, "work")
+    try:
+        os.mkdir(upper, 0o1777)
+        os.chmod(upper, 0o1777)  # (the umask)
+        os.mkdir(work, 0o700)
+    except OSError as exc:
+        return exc.errno or 1
+    options = f"lowerdir=/proc/self/fd/{lower},upperdir={upper},workdir={work}"
+    if _mount("overlay", path, "overlay", flags, options) != 0:
+        os.rmdir(work)  # the tmpfs alone, then (what was in the host's directory is not seen)
+        os.rename(upper, os.path.join(path, ".empty"))
+        return _mount(os.path.join(path, ".empty"), path, None, _MS_BIND, None)
+    return 0
+
+
+def seal_run(hide: list[str], share: list[str] | None = None) -> str:
+    """In the run's first process, before any user code: a mount namespace of its own where
+
+    * every mount of the host is read-only (a bind remount of each mount point, keeping its
+      ``nosuid``/``nodev``/``noexec``), the namespace's own ``/proc`` aside (the run writes its
+      uid map there), whose ``sys``, ``sysrq-trigger``, ``irq``, ``bus`` and ``fs`` are
+      read-only too;
+    * ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are a private writable layer (an overlay of a
+      fresh tmpfs of :data:`SCRATCH_SIZE` on the host's directory): the run reads what is
+      there and writes only its own copy, which nobody outside sees and which vanishes with it;
+      each path of *share* under them (a FIFO the caller writes to, say) is the host's own;
+    * an empty read-only tmpfs lies over each directory of *hide* that exists and over
+      ``/sys/fs/cgroup`` (``/dev/null`` over each file of *hide*),
+
+    then a user namespace of its own (uid 0 inside, the uid we had outside, no capability
+    outside): it can undo none of it, even in a mount namespace of its own (the mounts it
+    inherits are locked). Returns "" when done, else what failed (the run must not go on then).
 
     >>> callable(seal_run)
     True
@@ -181,6 +294,57 @@ def seal_run(hide: list[str]) -> str:
     err = unshare(CLONE_NEWNS)
     if err:
         return f"unshare(CLONE_NEWNS): {os.strerror(err)}"
+    opened: list[int] = []
+    try:
+        return _seal(hide, share or [], uid, gid, opened)
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def _seal(hide: list[str], share: list[str], uid: int, gid: int, opened: list[int]) -> str:
+    scratch: dict[str, int] = {}
+    for path in SCRATCH:  # opened before anything is mounted over them
+        if os.path.isdir(path) and not os.path.islink(path):
+            scratch[path] = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            opened.append(scratch[path])
+    shared: dict[str, int] = {}
+    for path in share:
+        real = os.path.realpath(path)
+        if any(real == s or real.startswith(s + "/") for s in scratch) and os.path.exists(real):
+            shared[real] = os.open(real, os.O_PATH | os.O_CLOEXEC)
+            opened.append(shared[real])
+    for point, keep in mount_points().items():
+        if point == "/proc" or point.startswith("/proc/"):
+            continue  # the namespace's own, mounted by pid 1
+        err = _remount_read_only(point, keep)
+        if err:
+            return f"making {point} read-only: {os.strerror(err)}"
+    proc_flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    for path in _PROC_LOCKED:
+        if os.path.exists(path):
+            err = _mount(path, path, None, _MS_BIND, None)
+            err = err or _remount_read_only(path, proc_flags)
+            if err:
+                return f"making {path} read-only: {os.strerror(err)}"
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = ""
+    for path, lower in scratch.items():
+        err = _scratch(path, lower)
+        if err:
+            return f"a private {path}: {os.strerror(err)}"
+    if any(here == s or here.startswith(s + "/") for s in scratch):
+        try:  # the working directory, seen through the overlay (it was the host's, read-only)
+            os.chdir(here)
+        except OSError:
+            pass
+    for path, fd in shared.items():
+        if os.path.lexists(path):  # (seen through the overlay: a mount point for the host's)
+            err = _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND, None)
+            if err:
+                return f"sharing {path}: {os.strerror(err)}"
     flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     for path in [*hide, "/sys/fs/cgroup"]:
         if path and os.path.isdir(path):  # a directory: an empty tmpfs over it

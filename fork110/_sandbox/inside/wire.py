@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         memory_mode: str  # set by the supervisor before the fork: "cgroup", "rlimit" or ""
         namespaces: bool  # run in its own pid, mount and user namespaces where the kernel allows
         hide: list[str]  # directories the run must not see (Jupyter's runtime dirs): empty tmpfs
+        share: list[str]  # host paths in /tmp, /var/tmp, /dev/shm the run sees as they are
         in_namespace: bool  # set by the supervisor: it is pid 1 of the run's pid namespace
         host_uid: int  # set by the supervisor: its uid before any user namespace
 
