@@ -19,6 +19,7 @@ import pytest
 from test_sandbox_attacks import REPO, ROOT, attack, caller
 
 from fork110 import Command, Stdio, sandbox
+from fork110._sandbox.inside import ns
 from fork110._sandbox.inside.cgroup import RunCgroup
 
 __all__ = ["caller"]  # the fixture (root and uid 65534), shared with the attack tests
@@ -393,10 +394,30 @@ print(json.dumps({"namespace": r.namespace, "out": r.stdout, "err": r.stderr,
 '''
 
 
+def _host_dir() -> str:
+    """A fresh directory on the host's disk, outside the run's private scratch (/tmp, ...: a
+    clone of the course may live there) and reachable by every uid: the repository's, else one
+    in a system directory."""
+    for base in (REPO, "/var/cache", "/var/lib", "/opt", "/srv"):
+        real = os.path.realpath(base)
+        if any(real == s or real.startswith(s + "/") for s in ns.SCRATCH):
+            continue
+        parts = Path(real).parts
+        if not all(
+            os.stat(os.path.join(*parts[:i])).st_mode & 0o001 for i in range(1, len(parts) + 1)
+        ):
+            continue  # some uid could not reach it
+        try:
+            return tempfile.mkdtemp(prefix=".fork110-ro-", dir=real)
+        except OSError:
+            continue
+    pytest.fail("no directory outside /tmp, /var/tmp and /dev/shm that every uid can reach")
+
+
 def test_the_hosts_files_are_read_only_to_the_run_and_its_tmp_is_its_own(
     caller: Command, request: pytest.FixtureRequest
 ) -> None:
-    where = tempfile.mkdtemp(prefix=".ro-", dir=REPO)  # outside /tmp, on the host's disk
+    where = _host_dir()  # outside /tmp, on the host's disk
     try:
         os.chmod(where, 0o777)  # the caller may create files here, outside a run
         roots, own = os.path.join(where, "roots.txt"), os.path.join(where, "own.txt")
