@@ -146,19 +146,11 @@ class RunCgroup:
         >>> RunCgroup(None, None).limit_memory("x", 1 << 20) in (True, False)
         True
         """
-        v1, _v2 = _own_dirs("memory")
-        if v1 is not None:
-            candidate = os.path.join(v1, name)
-            try:
-                os.mkdir(candidate)
-            except OSError:
-                pass
-            else:
-                if _write(os.path.join(candidate, "memory.limit_in_bytes"), str(max_bytes)):
-                    _write(os.path.join(candidate, "memory.memsw.limit_in_bytes"), str(max_bytes))
-                    self.mem_dir = candidate
-                    return True
-                _rmdir(candidate)
+        group = _v1_group("memory", name, [("memory.limit_in_bytes", str(max_bytes))])
+        if group is not None:
+            _write(os.path.join(group, "memory.memsw.limit_in_bytes"), str(max_bytes))
+            self.mem_dir = group
+            return True
         if self.kill_dir is not None and _write(
             os.path.join(self.kill_dir, "memory.max"), str(max_bytes)
         ):
@@ -175,20 +167,11 @@ class RunCgroup:
         """
         period = 100_000
         quota = max(1000, int(period * cpus))
-        v1, _v2 = _own_dirs("cpu")
-        if v1 is not None:
-            candidate = os.path.join(v1, name)
-            try:
-                os.mkdir(candidate)
-            except OSError:
-                pass
-            else:
-                if _write(os.path.join(candidate, "cpu.cfs_period_us"), str(period)) and _write(
-                    os.path.join(candidate, "cpu.cfs_quota_us"), str(quota)
-                ):
-                    self.cpu_dir = candidate
-                    return True
-                _rmdir(candidate)
+        settings = [("cpu.cfs_period_us", str(period)), ("cpu.cfs_quota_us", str(quota))]
+        group = _v1_group("cpu", name, settings)
+        if group is not None:
+            self.cpu_dir = group
+            return True
         if self.kill_dir is not None and _write(
             os.path.join(self.kill_dir, "cpu.max"), f"{quota} {period}"
         ):
@@ -381,6 +364,23 @@ class RunCgroup:
             if not left or time.monotonic() > deadline:
                 return not left
             time.sleep(0.001)
+
+
+def _v1_group(controller: str, name: str, settings: list[tuple[str, str]]) -> str | None:
+    """A new group *name* under our own v1 *controller* directory with each (file, value) of
+    *settings* written, in order; None (and no group left) where any step fails."""
+    v1, _v2 = _own_dirs(controller)
+    if v1 is None:
+        return None
+    group = os.path.join(v1, name)
+    try:
+        os.mkdir(group)
+    except OSError:
+        return None
+    if all(_write(os.path.join(group, file), value) for file, value in settings):
+        return group
+    _rmdir(group)
+    return None
 
 
 def _rmdir(path: str) -> bool:
