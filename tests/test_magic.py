@@ -242,16 +242,20 @@ def test_interrupt_kills_the_contained_run(kernel: Kernel) -> None:
     assert "Traceback" not in kernel.log_text()
 
 
+# A DemoPanel whose run (the deadlock demo, 60 s watchdog) is alive when the cell returns
+LONG_PANEL_CELL = (
+    "from fork110.widgets import DemoPanel\n"
+    "p = DemoPanel('threads_lock', timeout=60)\n"
+    "p.run()\n"
+    "import time\n"
+    "while p.tree.snapshot is None: time.sleep(0.05)\n"
+    "print('running', flush=True)\n"
+)
+
+
 @pytest.mark.slow
 def test_restart_and_kill_the_kernel_mid_run(kernel: Kernel) -> None:
-    start = (
-        "from fork110.widgets import DemoPanel\n"
-        "p = DemoPanel('threads_lock', timeout=60)\n"
-        "p.run()\n"
-        "import time\n"
-        "while p.tree.snapshot is None: time.sleep(0.05)\n"
-        "print('running', flush=True)\n"
-    )
+    start = LONG_PANEL_CELL
     out, _ = kernel.execute(start)
     assert "running" in out
     run_pids = kernel_descendants(kernel.pid)
@@ -269,14 +273,7 @@ def test_restart_and_kill_the_kernel_mid_run(kernel: Kernel) -> None:
 
 @pytest.mark.slow
 def test_rerunning_a_cell_kills_the_run_of_its_old_widget(kernel: Kernel) -> None:
-    cell = (
-        "from fork110.widgets import DemoPanel\n"
-        "p = DemoPanel('threads_lock', timeout=60)\n"
-        "p.run()\n"
-        "import time\n"
-        "while p.tree.snapshot is None: time.sleep(0.05)\n"
-        "print('running', flush=True)\n"
-    )
+    cell = LONG_PANEL_CELL
     out, _ = kernel.execute(cell, cell="cell-1")
     assert "running" in out
     first = kernel_descendants(kernel.pid)
@@ -291,14 +288,7 @@ def test_rerunning_a_cell_kills_the_run_of_its_old_widget(kernel: Kernel) -> Non
 
 @pytest.mark.slow
 def test_interrupting_an_idle_kernel_kills_the_widgets_runs(kernel: Kernel) -> None:
-    out, _ = kernel.execute(
-        "from fork110.widgets import DemoPanel\n"
-        "p = DemoPanel('threads_lock', timeout=60)\n"
-        "p.run()\n"
-        "import time\n"
-        "while p.tree.snapshot is None: time.sleep(0.05)\n"
-        "print('running', flush=True)\n"
-    )
+    out, _ = kernel.execute(LONG_PANEL_CELL)
     assert "running" in out
     run_pids = kernel_descendants(kernel.pid)
     kernel.km.interrupt_kernel()  # the kernel is idle: no cell to interrupt
